@@ -1,0 +1,1 @@
+"""Comptoir's pipeline application: raw contract, loader, generator, CLI and Dagster definitions."""

@@ -1,0 +1,160 @@
+"""The raw contract: which files a shop hands us, and what each column means.
+
+This is the single source of truth for file names, column order and enums. The
+generator writes it, the raw loader enforces it and seeds/README.md documents it
+(a test checks the README lists every column declared here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    NDJSON = "ndjson"
+    PARQUET = "parquet"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # the logical type staging casts to; raw keeps everything as text
+    meaning: str
+    required: bool = True  # the column must exist in the file
+    nullable: bool = False  # an empty value is valid
+    key: bool = False  # part of the natural key
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # table name in schema raw
+    file_name: str
+    format: FileFormat
+    required: bool
+    grain: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.key]
+
+
+ORDER_STATUSES = ("completed", "cancelled", "returned")
+LOYALTY_TIERS = ("bronze", "silver", "gold", "platinum")
+EMAIL_EVENT_TYPES = ("sent", "opened", "clicked")
+WEB_CHANNELS = ("organic", "paid_search", "email", "social", "direct", "referral")
+WEB_DEVICES = ("desktop", "mobile", "tablet")
+
+ORDERS = Source(
+    name="orders",
+    file_name="orders.csv",
+    format=FileFormat.CSV,
+    required=True,
+    grain="one row per order line",
+    columns=(
+        Column("order_id", "text", "Order identifier, shared by the lines of one order.", key=True),
+        Column("line_number", "integer", "Position of the line within its order (1, 2, ...).", key=True),
+        Column("customer_id", "text", "Buyer; empty for a guest checkout.", nullable=True),
+        Column("product_id", "text", "Product sold on this line."),
+        Column("quantity", "integer", "Units on the line; must be > 0."),
+        Column("unit_price", "decimal(18,2)", "Price paid per unit, after discounts; 0 is a free item."),
+        Column("order_date", "timestamp", "When the order was placed, ISO-8601 (YYYY-MM-DDTHH:MM:SS)."),
+        Column("status", "text", "One of: completed, cancelled, returned."),
+        Column("shipping_address", "text", "Free-text delivery address.", nullable=True),
+    ),
+)
+
+CUSTOMERS = Source(
+    name="customers",
+    file_name="customers.json",
+    format=FileFormat.NDJSON,
+    required=True,
+    grain="one JSON object per line, one per customer (a customer exported twice: the later record wins)",
+    columns=(
+        Column("customer_id", "text", "Customer identifier.", key=True),
+        Column("name", "text", "Full name (personal data).", nullable=True),
+        Column("email", "text", "E-mail address (personal data).", nullable=True),
+        Column("city", "text", "City of residence.", nullable=True),
+        Column("country", "text", "Country, as typed by the shop system (staging normalises it).", nullable=True),
+        Column("registration_date", "date", "Date the account was created (YYYY-MM-DD)."),
+        Column("loyalty_tier", "text", "One of: bronze, silver, gold, platinum.", nullable=True),
+    ),
+)
+
+PRODUCTS = Source(
+    name="products",
+    file_name="products.parquet",
+    format=FileFormat.PARQUET,
+    required=True,
+    grain="one row per product",
+    columns=(
+        Column("product_id", "text", "Product identifier.", key=True),
+        Column("name", "text", "Product name."),
+        Column("category", "text", "Merchandising category."),
+        Column("brand", "text", "Brand.", nullable=True),
+        Column("price", "decimal(18,2)", "Current list price."),
+        Column("cost", "decimal(18,2)", "Unit cost; null when unknown.", nullable=True),
+    ),
+)
+
+INVENTORY = Source(
+    name="inventory",
+    file_name="inventory.csv",
+    format=FileFormat.CSV,
+    required=False,
+    grain="one row per product, warehouse and snapshot time",
+    columns=(
+        Column("product_id", "text", "Product counted.", key=True),
+        Column("warehouse_id", "text", "Warehouse holding the stock.", key=True),
+        Column("stock_quantity", "integer", "Units on hand at the snapshot."),
+        Column("last_updated", "timestamp", "Snapshot time, ISO-8601.", key=True),
+    ),
+)
+
+WEB_SESSIONS = Source(
+    name="web_sessions",
+    file_name="web_sessions.csv",
+    format=FileFormat.CSV,
+    required=False,
+    grain="one row per web session",
+    columns=(
+        Column("session_id", "text", "Session identifier.", key=True),
+        Column("customer_id", "text", "Logged-in customer; empty for an anonymous visit.", nullable=True),
+        Column("started_at", "timestamp", "Session start, ISO-8601."),
+        Column("channel", "text", "Acquisition channel, one of: " + ", ".join(WEB_CHANNELS) + "."),
+        Column("device", "text", "Device, one of: " + ", ".join(WEB_DEVICES) + "."),
+        Column("pages_viewed", "integer", "Pages viewed in the session."),
+        Column("order_id", "text", "Order placed in the session, when it converted.", nullable=True),
+    ),
+)
+
+EMAIL_EVENTS = Source(
+    name="email_events",
+    file_name="email_events.csv",
+    format=FileFormat.CSV,
+    required=False,
+    grain="one row per e-mail event",
+    columns=(
+        Column("event_id", "text", "Event identifier.", key=True),
+        Column("customer_id", "text", "Recipient."),
+        Column("campaign_id", "text", "Campaign the e-mail belongs to."),
+        Column("event_type", "text", "One of: sent, opened, clicked."),
+        Column("event_at", "timestamp", "When it happened, ISO-8601."),
+    ),
+)
+
+SOURCES: tuple[Source, ...] = (ORDERS, CUSTOMERS, PRODUCTS, INVENTORY, WEB_SESSIONS, EMAIL_EVENTS)
+SOURCES_BY_NAME: dict[str, Source] = {s.name: s for s in SOURCES}
+
+# Columns the loader adds to every raw table.
+LINEAGE_COLUMNS = ("_source_file", "_line_number", "_loaded_at")

@@ -1,0 +1,1 @@
+"""Dagster definitions, split by domain (defs/<domain>/assets.py, schedules.py, ...)."""

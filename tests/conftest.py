@@ -1,0 +1,84 @@
+"""Shared fixtures: the committed sample and small hand-written landing folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "seeds"
+
+ORDERS_HEADER = "order_id,line_number,customer_id,product_id,quantity,unit_price,order_date,status,shipping_address"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    if not (SAMPLE_DIR / "orders.csv").exists():
+        pytest.fail("the committed sample is missing from seeds/: run `comptoir generate --out seeds`")
+    return SAMPLE_DIR
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sample_dir: Path) -> Path:
+    """A private copy of the committed sample that a test may break."""
+    target = tmp_path / "seeds"
+    shutil.copytree(sample_dir, target)
+    return target
+
+
+def write_products(path: Path, rows: list[dict[str, object]]) -> None:
+    decimal = pa.decimal128(18, 2)
+    schema = pa.schema(
+        [("product_id", pa.string()), ("name", pa.string()), ("category", pa.string()),
+         ("brand", pa.string()), ("price", decimal), ("cost", decimal)]
+    )
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
+@pytest.fixture
+def make_seeds(tmp_path: Path) -> Callable[..., Path]:
+    """Write a tiny valid landing folder; `files` replaces a file's content (None removes the file)."""
+
+    def make(files: dict[str, str | bytes | None] | None = None) -> Path:
+        folder = tmp_path / "landing"
+        folder.mkdir(exist_ok=True)
+        write_products(folder / "products.parquet", [
+            {"product_id": "P1", "name": "Mug", "category": "Home & Kitchen", "brand": "Acme",
+             "price": Decimal("9.99"), "cost": Decimal("4.00")},
+            {"product_id": "P2", "name": "Sticker", "category": "Toys & Games", "brand": None,
+             "price": Decimal("0.00"), "cost": None},
+        ])
+        contents: dict[str, str | bytes | None] = {
+            "orders.csv": ORDERS_HEADER + "\n"
+            'O1,1,C1,P1,2,9.99,2024-03-01T10:00:00,completed,"1 Main St, Paris"\n'
+            'O1,2,C1,P2,1,0.00,2024-03-01T10:00:00,completed,"1 Main St, Paris"\n'
+            "O2,1,,P1,1,9.99,2024-03-02T11:30:00,returned,\n",
+            "customers.json": json.dumps(
+                {"customer_id": "C1", "name": "Ada Lovelace", "email": "ada@example.com", "city": "Paris",
+                 "country": "France", "registration_date": "2023-12-01", "loyalty_tier": "gold"}
+            ) + "\n",
+            **(files or {}),
+        }
+        for name, content in contents.items():
+            target = folder / name
+            if content is None:
+                target.unlink(missing_ok=True)
+            elif isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        return folder
+
+    return make

@@ -1,0 +1,78 @@
+"""The `comptoir` console script as a user runs it."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.contract import SOURCES
+
+COMPTOIR = [sys.executable, "-m", "orchestration.cli"]
+
+
+def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "COMPTOIR_HOME": str(home), **env}
+    environment.pop("COMPTOIR_SEEDS_DIR", None)
+    return subprocess.run([*COMPTOIR, *args], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["serve"]])
+def test_every_verb_has_help(verb: list[str], tmp_path: Path) -> None:
+    completed = run([*verb, "--help"], tmp_path, tmp_path)
+    assert completed.returncode == 0
+    assert "usage: comptoir" in completed.stdout
+
+
+def test_console_script_is_installed() -> None:
+    script = shutil.which("comptoir", path=str(Path(sys.executable).parent))
+    assert script is not None, "comptoir is not installed in the environment running the tests"
+
+
+def test_generate_with_only_out_writes_the_committed_sample(tmp_path: Path, sample_dir: Path) -> None:
+    out = tmp_path / "out"
+    completed = run(["generate", "--out", str(out)], tmp_path / "home", tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    committed = sorted(p.name for p in sample_dir.iterdir() if p.name != "README.md")
+    assert sorted(p.name for p in out.iterdir()) == committed
+    _, mismatch, errors = filecmp.cmpfiles(sample_dir, out, committed, shallow=False)
+    assert (mismatch, errors) == ([], []), "the committed sample differs from `comptoir generate`'s default"
+
+
+def test_build_from_any_landing_folder_prints_a_summary(tmp_path: Path, sample_copy: Path) -> None:
+    home = tmp_path / "home"
+    completed = run(["build", "--seeds", str(sample_copy)], home, tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    warehouse = home / "comptoir.duckdb"
+    assert f"Warehouse: {warehouse}" in completed.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for source in SOURCES:
+            loaded = con.execute(f"select count(*) from raw.{source.name}").fetchone()[0]
+            rejected = con.execute(
+                "select count(*) from raw.load_rejects where source = ?", [source.name]
+            ).fetchone()[0]
+            summary_line = next(line for line in completed.stdout.splitlines() if line.startswith(source.name))
+            assert summary_line.split()[1:3] == [f"{loaded:,}", f"{rejected:,}"]
+
+
+def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, make_seeds) -> None:
+    folder = make_seeds()
+    home = tmp_path / "home"
+    completed = run(["build"], home, tmp_path, COMPTOIR_SEEDS_DIR=str(folder))
+    assert completed.returncode == 0, completed.stderr
+    with duckdb.connect(str(home / "comptoir.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from raw.orders").fetchone()[0] == 3
+
+
+def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make_seeds) -> None:
+    folder = make_seeds({"customers.json": None})
+    completed = run(["build", "--seeds", str(folder)], tmp_path / "home", tmp_path)
+    assert completed.returncode == 1
+    assert "customers.json: required source file is missing" in completed.stderr

@@ -1,0 +1,26 @@
+"""seeds/README.md documents exactly the contract the code enforces."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from orchestration.contract import SOURCES
+
+
+def test_seeds_readme_documents_every_file_and_column(repo_root: Path) -> None:
+    readme = (repo_root / "seeds" / "README.md").read_text()
+    for source in SOURCES:
+        section = readme.split(f"### `{source.file_name}`", 1)
+        assert len(section) == 2, f"no section for {source.file_name}"
+        body = section[1].split("\n### ", 1)[0]
+        required = "required" if source.required else "optional"
+        assert body.startswith(f" ({required})"), source.file_name
+        documented = re.findall(r"^\| `([a-z_]+)` \| ([^|]+?) \|", body, flags=re.MULTILINE)
+        assert documented == [(c.name, c.type) for c in source.columns], source.file_name
+
+
+def test_readme_quick_start_is_the_two_commands(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    assert "make run" in readme and "make test" in readme
+    assert "seeds/README.md" in readme
