@@ -34,7 +34,9 @@ REJECTS_TABLE = f"{RAW_SCHEMA}.load_rejects"
 # A CSV field: a quoted value with doubled inner quotes, or an unquoted value without quotes or commas.
 _FIELD = r'"(?:[^"]|"")*"|[^,"]*'
 _LINE_PATTERN = rf"(?:{_FIELD})(?:,(?:{_FIELD}))*"
-_FIELDS_PATTERN = rf"(?:^|,)({_FIELD})"
+# Matched against "," || line: every match then starts with a comma and is never empty, so a
+# leading empty field is not skipped (a regex engine steps past an empty match).
+_FIELDS_PATTERN = rf",({_FIELD})"
 # A delimiter that never occurs in text files, so the line reader returns whole lines.
 _NO_DELIMITER = r"E'\x1f\x1e\x1d\x1c'"
 _BOM = "\ufeff"
@@ -127,7 +129,7 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> st
     """Parse `_lines` into temp table `_parsed`; returns the SELECT list of contract columns."""
     header_row = con.execute(
         f"""select regexp_full_match(line, '{_LINE_PATTERN}'),
-                   regexp_extract_all(line, '{_FIELDS_PATTERN}', 1)
+                   regexp_extract_all(',' || line, '{_FIELDS_PATTERN}', 1)
             from _lines where line_number = 1"""
     ).fetchone()
     if header_row is None:
@@ -159,7 +161,7 @@ def _parse_csv(con: duckdb.DuckDBPyConnection, source: Source, path: Path) -> st
                         then 'wrong number of fields: expected {len(header)}, found ' || len(fields)
                end as reason
         from (select *, case when is_wellformed and not is_blank
-                             then regexp_extract_all(line, '{_FIELDS_PATTERN}', 1) end as fields
+                             then regexp_extract_all(',' || line, '{_FIELDS_PATTERN}', 1) end as fields
               from checked)"""
     )
     selects = []

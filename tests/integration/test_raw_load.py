@@ -84,6 +84,7 @@ def test_each_malformed_csv_kind_is_rejected_with_its_reason(con, make_seeds) ->
         'O5,1,C1,P1,1,9.99,2024-03-01T10:00:00,compl"eted,x',  # 6 quote inside an unquoted field
         "",  # 7 blank
         "O6,1,,P1,1,9.99,2024-03-01T10:00:00,completed,",  # 8 valid, guest, empty address
+        ",1,C1,,1,9.99,2024-03-01T10:00:00,completed,",  # 9 valid line with blank keys (staging's concern)
     ]
     folder = make_seeds({"orders.csv": "\n".join(lines) + "\n"})
     result = load_source(con, ORDERS, folder, LOADED_AT)
@@ -104,8 +105,9 @@ def test_each_malformed_csv_kind_is_rejected_with_its_reason(con, make_seeds) ->
     assert loaded == [
         (2, "O1", "C1", '12 "Le Bon" Rd, Paris', "orders.csv"),
         (8, "O6", None, None, "orders.csv"),
+        (9, None, "C1", None, "orders.csv"),
     ]
-    assert (result.file_rows, result.rows_loaded, result.rows_rejected) == (7, 2, 5)
+    assert (result.file_rows, result.rows_loaded, result.rows_rejected) == (8, 3, 5)
 
 
 def test_csv_columns_are_matched_by_header_name_and_crlf_and_bom_are_handled(con, make_seeds) -> None:

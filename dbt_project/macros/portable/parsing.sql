@@ -1,0 +1,48 @@
+{#- Engine-specific parsing behind adapter.dispatch, so models stay portable.
+    Each macro has a default (ANSI-ish / Postgres) and a DuckDB implementation. -#}
+
+{% macro regexp_full_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('regexp_full_match', 'comptoir')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regexp_full_match(expr, pattern) -%}
+    ({{ expr }} ~ '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{% macro duckdb__regexp_full_match(expr, pattern) -%}
+    regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro spark__regexp_full_match(expr, pattern) -%}
+    ({{ expr }} rlike '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+
+{% macro try_cast(expr, type) -%}
+    {{ return(adapter.dispatch('try_cast', 'comptoir')(expr, type)) }}
+{%- endmacro %}
+
+{% macro default__try_cast(expr, type) -%}
+    try_cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+
+{% macro row_to_json(columns) -%}
+    {{ return(adapter.dispatch('row_to_json', 'comptoir')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_to_json(columns) -%}
+    json_build_object(
+        {%- for column in columns %}
+        '{{ column }}', {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    )::text
+{%- endmacro %}
+
+{% macro duckdb__row_to_json(columns) -%}
+    to_json(struct_pack(
+        {%- for column in columns %}
+        {{ adapter.quote(column) }} := {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    ))::varchar
+{%- endmacro %}

@@ -1,0 +1,103 @@
+{#- Every raw order line, parsed, with the first data-quality rule it breaks (dq_rule) and
+    whether it is a removed duplicate. stg_shop__order_lines keeps the clean, first copies;
+    dq_quarantine keeps the rest. Rules: DECISIONS.md "Quarantine rules". -#}
+
+with source as (
+
+    select * from {{ source('shop', 'orders') }}
+
+),
+
+cleaned as (
+
+    select
+        {{ clean_text('order_id') }} as order_id,
+        {{ clean_text('line_number') }} as line_number_text,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('quantity') }} as quantity_text,
+        {{ clean_text('unit_price') }} as unit_price_text,
+        {{ clean_text('order_date') }} as order_date_text,
+        lower({{ clean_text('status') }}) as status,
+        {{ clean_text('shipping_address') }} as shipping_address,
+        _source_file as source_file,
+        _line_number as source_line,
+        _loaded_at as loaded_at,
+        -- exact duplicate lines: same text in every column of the contract
+        row_number() over (
+            partition by
+                order_id, line_number, customer_id, product_id, quantity,
+                unit_price, order_date, status, shipping_address
+            order by _line_number
+        ) as exact_copy_number
+    from source
+
+),
+
+parsed as (
+
+    select
+        *,
+        {{ comptoir.try_cast('line_number_text', 'integer') }} as line_number,
+        {{ comptoir.try_cast('quantity_text', 'integer') }} as quantity,
+        {{ comptoir.try_cast('unit_price_text', 'decimal(18, 2)') }} as unit_price,
+        {{ comptoir.try_cast('order_date_text', 'timestamp') }} as ordered_at
+    from cleaned
+
+),
+
+checked as (
+
+    select
+        *,
+        case when exact_copy_number = 1 then {{ comptoir.first_broken_rule([
+            ("order_id is null", "blank_order_id"),
+            ("product_id is null", "blank_product_id"),
+            ("line_number is null or line_number < 1", "invalid_line_number"),
+            ("order_date_text is null or not " ~ comptoir.looks_like_iso_timestamp('order_date_text'),
+                "unparsable_date"),
+            ("ordered_at is null", "impossible_date"),
+            ("ordered_at > loaded_at", "future_date"),
+            ("not coalesce(" ~ comptoir.looks_like_integer('quantity_text') ~ ", false)", "unparsable_quantity"),
+            ("quantity <= 0", "nonpositive_quantity"),
+            ("not coalesce(" ~ comptoir.looks_like_decimal('unit_price_text') ~ ", false)", "unparsable_price"),
+            ("unit_price < 0", "negative_price"),
+            ("status is null or status not in ('completed', 'cancelled', 'returned')", "unknown_status"),
+        ]) }} end as row_rule
+    from parsed
+
+),
+
+keyed as (
+
+    -- Two different lines claiming the same (order_id, line_number): the first in the file wins.
+    select
+        *,
+        row_number() over (
+            partition by order_id, line_number, (exact_copy_number = 1 and row_rule is null)
+            order by source_line
+        ) as key_copy_number
+    from checked
+
+)
+
+select
+    order_id,
+    line_number,
+    customer_id,
+    product_id,
+    quantity,
+    unit_price,
+    ordered_at,
+    status,
+    shipping_address,
+    source_file,
+    source_line,
+    loaded_at,
+    case
+        when exact_copy_number > 1 then null
+        when row_rule is not null then row_rule
+        when key_copy_number > 1 then 'duplicate_key'
+    end as dq_rule,
+    case when exact_copy_number > 1 then 'exact_duplicate' end as removed_as
+from keyed

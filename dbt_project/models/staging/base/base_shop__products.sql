@@ -1,0 +1,66 @@
+{#- Every raw product row, parsed, with the first rule it breaks (dq_rule). A product listed
+    twice keeps its last row (removed_as = 'superseded'). -#}
+
+with source as (
+
+    select * from {{ source('shop', 'products') }}
+
+),
+
+parsed as (
+
+    select
+        {{ clean_text('product_id') }} as product_id,
+        {{ clean_text('name') }} as product_name,
+        {{ clean_text('category') }} as category,
+        {{ clean_text('brand') }} as brand,
+        {{ clean_text('price') }} as price_text,
+        {{ clean_text('cost') }} as cost_text,
+        {{ comptoir.try_cast(clean_text('price'), 'decimal(18, 2)') }} as list_price,
+        {{ comptoir.try_cast(clean_text('cost'), 'decimal(18, 2)') }} as unit_cost,
+        _source_file as source_file,
+        _line_number as source_line,
+        _loaded_at as loaded_at
+    from source
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ comptoir.first_broken_rule([
+            ("product_id is null", "blank_product_id"),
+            ("list_price is null", "unparsable_price"),
+            ("list_price < 0", "negative_price"),
+            ("cost_text is not null and unit_cost is null", "unparsable_cost"),
+            ("unit_cost < 0", "negative_cost"),
+        ]) }} as dq_rule
+    from parsed
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by product_id, (dq_rule is null) order by source_line desc
+        ) as recency_rank
+    from checked
+
+)
+
+select
+    product_id,
+    product_name,
+    coalesce(category, 'Uncategorised') as category,
+    brand,
+    list_price,
+    unit_cost,
+    source_file,
+    source_line,
+    loaded_at,
+    dq_rule,
+    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as
+from ranked
