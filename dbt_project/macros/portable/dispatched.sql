@@ -46,3 +46,17 @@
         {%- endfor %}
     ))::varchar
 {%- endmacro %}
+
+
+{#- ISO day of week: 1 = Monday … 7 = Sunday. -#}
+{% macro day_of_week_iso(expr) -%}
+    {{ return(adapter.dispatch('day_of_week_iso', 'comptoir')(expr)) }}
+{%- endmacro %}
+
+{% macro default__day_of_week_iso(expr) -%}
+    cast(extract(isodow from {{ expr }}) as integer)
+{%- endmacro %}
+
+{% macro duckdb__day_of_week_iso(expr) -%}
+    cast(isodow({{ expr }}) as integer)
+{%- endmacro %}
