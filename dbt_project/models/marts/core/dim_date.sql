@@ -33,10 +33,10 @@ select
     cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start,
     cast({{ dbt.date_trunc('quarter', 'date_day') }} as date) as quarter_start,
     cast({{ dbt.date_trunc('year', 'date_day') }} as date) as year_start,
-    extract(year from date_day) as year,
-    extract(quarter from date_day) as quarter,
-    extract(month from date_day) as month,
-    extract(day from date_day) as day_of_month,
+    cast(extract(year from date_day) as integer) as year,
+    cast(extract(quarter from date_day) as integer) as quarter,
+    cast(extract(month from date_day) as integer) as month,
+    cast(extract(day from date_day) as integer) as day_of_month,
     {{ comptoir.day_of_week_iso('date_day') }} as day_of_week,
     {{ comptoir.day_of_week_iso('date_day') }} in (6, 7) as is_weekend
 from days

@@ -31,7 +31,7 @@ current_stock as (
     select
         product_id,
         cast(sum(stock_quantity) as bigint) as current_stock,
-        count(*) as warehouses,
+        cast(count(*) as bigint) as warehouses,
         max(snapshot_at) as stock_counted_at
     from latest_per_warehouse
     where recency_rank = 1

@@ -23,9 +23,9 @@ orders as (
         cast(sum(case when is_sale then 1 else 0 end) as bigint) as sale_lines,
         cast(sum(case when is_sale then quantity else 0 end) as bigint) as units,
         cast(sum(case when is_sale then revenue else 0 end) as decimal(18, 2)) as revenue,
-        cast(sum(case when is_sale then cost else 0 end) as decimal(18, 2)) as cost,
+        cast(sum(case when is_sale and has_cost then cost else 0 end) as decimal(18, 2)) as cost,
         cast(sum(case when is_sale and has_cost then revenue else 0 end) as decimal(18, 2)) as costed_revenue,
-        cast(sum(case when is_sale then margin else 0 end) as decimal(18, 2)) as margin,
+        cast(sum(case when is_sale and has_cost then margin else 0 end) as decimal(18, 2)) as margin,
         cast(sum(revenue) as decimal(18, 2)) as gross_revenue,
         count(distinct product_id) as distinct_products
     from lines
