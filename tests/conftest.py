@@ -82,3 +82,21 @@ def make_seeds(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return make
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+    """The committed sample built end to end by `comptoir build` (raw load + dbt); the warehouse path."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("built-sample")
+    env = {**os.environ, "COMPTOIR_HOME": str(home)}
+    env.pop("COMPTOIR_SEEDS_DIR", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "build", "--seeds", str(sample_dir)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return home / "comptoir.duckdb"

@@ -24,3 +24,14 @@ def test_readme_quick_start_is_the_two_commands(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
     assert "seeds/README.md" in readme
+
+
+def test_dbt_sources_declare_every_contract_column(repo_root: Path) -> None:
+    import yaml
+
+    sources_yml = yaml.safe_load((repo_root / "dbt_project/models/staging/_shop__sources.yml").read_text())
+    tables = {t["name"]: t for t in sources_yml["sources"][0]["tables"]}
+    for source in SOURCES:
+        documented = [c["name"] for c in tables[source.name]["columns"]]
+        assert documented == [*source.column_names, "_source_file", "_line_number", "_loaded_at"], source.name
+        assert all(c.get("description") for c in tables[source.name]["columns"]), source.name
