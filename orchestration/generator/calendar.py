@@ -26,31 +26,28 @@ HOUR_CDF = np.cumsum(HOUR_WEIGHTS) / HOUR_WEIGHTS.sum()
 class Calendar:
     start: date
     days: int
-    demand: np.ndarray  # (days,) relative order intensity, mean 1 over the period
+    demand: np.ndarray  # (days,) relative shop traffic incl. growth trend, mean 1 over the period
+    seasonal: np.ndarray  # (days,) demand without the trend: one customer's seasonal rhythm
     discount: np.ndarray  # (days, n_categories) promotional discount depth in [0, 1)
     is_sale_day: np.ndarray  # (days,) bool: Black Friday weekend, Cyber Monday, January sales
     campaign_days: np.ndarray  # (n_campaigns,) day offsets of e-mail campaigns
     campaign_is_promo: np.ndarray  # (n_campaigns,) bool: campaign announces a promotion
 
-    @property
-    def weekday(self) -> np.ndarray:
-        return (np.arange(self.days) + self.start.weekday()) % 7
-
-    def date_of(self, offset: int) -> date:
-        return self.start + timedelta(days=int(offset))
-
 
 def black_friday(year: int) -> date:
-    """Fourth Friday of November (US Thanksgiving + 1)."""
+    """The day after US Thanksgiving (fourth Thursday of November).
+
+    Usually the fourth Friday too, but not when November starts on a Friday (2024: the 29th).
+    """
     first = date(year, 11, 1)
-    first_friday = first + timedelta(days=(4 - first.weekday()) % 7)
-    return first_friday + timedelta(weeks=3)
+    first_thursday = first + timedelta(days=(3 - first.weekday()) % 7)
+    return first_thursday + timedelta(weeks=3, days=1)
 
 
 def _yearly_factor(day_of_year: np.ndarray) -> np.ndarray:
     """Smooth seasonality: summer lull (late July/August) and an autumn ramp."""
     doy = day_of_year.astype(float)
-    summer = -0.22 * np.exp(-(((doy - 218) / 28) ** 2))
+    summer = -0.16 * np.exp(-(((doy - 218) / 28) ** 2))
     spring = 0.05 * np.exp(-(((doy - 100) / 30) ** 2))
     autumn = 0.18 * np.exp(-(((doy - 305) / 40) ** 2))
     return 1.0 + summer + spring + autumn
@@ -64,7 +61,8 @@ def build_calendar(cfg: GeneratorConfig) -> Calendar:
     weekday = np.array([d.weekday() for d in dates])
     t_years = np.arange(cfg.days) / 365.25
 
-    demand = np.exp(np.log1p(ANNUAL_GROWTH) * t_years) * WEEKDAY_FACTOR[weekday] * _yearly_factor(doy)
+    trend = np.exp(np.log1p(ANNUAL_GROWTH) * t_years)
+    demand = WEEKDAY_FACTOR[weekday] * _yearly_factor(doy)
     discount = np.zeros((cfg.days, n_cat))
     is_sale = np.zeros(cfg.days, dtype=bool)
     cat = {name: i for i, name in enumerate(CATEGORY_NAMES)}
@@ -80,9 +78,9 @@ def build_calendar(cfg: GeneratorConfig) -> Calendar:
             if i is None:
                 continue
             if day <= 20:
-                demand[i] *= 1.15 + 0.65 * day / 20
+                demand[i] *= 1.1 + 0.5 * day / 20
             elif day <= 23:
-                demand[i] *= 1.45
+                demand[i] *= 1.35
             elif day <= 26:
                 demand[i] *= {24: 0.55, 25: 0.35, 26: 0.7}[day]
             else:
@@ -101,7 +99,7 @@ def build_calendar(cfg: GeneratorConfig) -> Calendar:
         # Black Friday to Cyber Monday; the week before is a warm-up, early November a wait.
         bf = black_friday(year)
         for off, mult, depth in [(-7, 1.1, 0.0), (-6, 1.1, 0.0), (-5, 1.15, 0.0), (-4, 1.2, 0.05),
-                                 (-3, 1.25, 0.05), (-2, 1.3, 0.1), (-1, 1.5, 0.1), (0, 3.6, 0.25),
+                                 (-3, 1.25, 0.05), (-2, 1.3, 0.1), (-1, 1.5, 0.1), (0, 4.3, 0.20),
                                  (1, 2.2, 0.2), (2, 1.9, 0.2), (3, 2.6, 0.2), (4, 1.3, 0.1)]:
             i = idx(bf + timedelta(days=off))
             if i is None:
@@ -126,6 +124,10 @@ def build_calendar(cfg: GeneratorConfig) -> Calendar:
             discount[span, c] = np.maximum(discount[span, c], depth)
             demand[span] *= 1.0 + 0.4 * depth  # promotions pull a little extra traffic
 
+    # Growth comes from new customers (registrations follow `demand`), so an existing customer's
+    # rhythm is the seasonal curve alone; the shop-level curve carries the trend.
+    seasonal = demand / demand.mean()
+    demand = seasonal * trend
     demand /= demand.mean()
 
     # E-mail campaigns: weekly (Tuesday or Thursday), plus Black Friday and Christmas pushes.
@@ -147,6 +149,7 @@ def build_calendar(cfg: GeneratorConfig) -> Calendar:
         start=cfg.start,
         days=cfg.days,
         demand=demand,
+        seasonal=seasonal,
         discount=discount,
         is_sale_day=is_sale,
         campaign_days=np.array(camp, dtype=np.int64)[order],
