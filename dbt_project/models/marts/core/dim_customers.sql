@@ -10,8 +10,8 @@ with customers as (
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
-    where is_sale and customer_id is not null
+    select * from {{ ref('int_customer_orders') }}
+    where is_sale
 
 ),
 

@@ -1,5 +1,6 @@
 {#- One row per order. Money counts completed lines only (sales); an order is a sale when at
-    least one of its lines is completed. order_status is the lines' common status, or 'mixed'. -#}
+    least one of its lines is completed. order_status is the lines' common status, or 'mixed'.
+    customer_id is the first line's; per-customer figures come from int_customer_orders. -#}
 
 with lines as (
 
@@ -7,12 +8,22 @@ with lines as (
 
 ),
 
+first_lines as (
+
+    -- The order's customer is the customer of its first line (DECISIONS.md: Customer of a sale).
+    select
+        order_id,
+        customer_id,
+        row_number() over (partition by order_id order by line_number) as line_rank
+    from lines
+
+),
+
 orders as (
 
     select
         order_id,
-        min(customer_id) as customer_id,
-        min(customer_id) is null as is_guest,
+        cast(count(distinct coalesce(customer_id, '')) as bigint) as customers_on_order,
         min(ordered_at) as ordered_at,
         min(order_date) as order_date,
         case
@@ -27,15 +38,32 @@ orders as (
         cast(sum(case when is_sale and has_cost then revenue else 0 end) as decimal(18, 2)) as costed_revenue,
         cast(sum(case when is_sale and has_cost then margin else 0 end) as decimal(18, 2)) as margin,
         cast(sum(revenue) as decimal(18, 2)) as gross_revenue,
-        count(distinct product_id) as distinct_products
+        cast(count(distinct product_id) as bigint) as distinct_products
     from lines
     group by order_id
 
 )
 
 select
-    *,
-    sale_lines > 0 as is_sale,
-    order_status = 'cancelled' as is_cancelled,
-    order_status = 'returned' as is_returned
+    orders.order_id,
+    first_lines.customer_id,
+    first_lines.customer_id is null as is_guest,
+    orders.customers_on_order > 1 as has_mixed_customers,
+    orders.ordered_at,
+    orders.order_date,
+    orders.order_status,
+    orders.lines,
+    orders.sale_lines,
+    orders.units,
+    orders.revenue,
+    orders.cost,
+    orders.costed_revenue,
+    orders.margin,
+    orders.gross_revenue,
+    orders.distinct_products,
+    orders.sale_lines > 0 as is_sale,
+    orders.order_status = 'cancelled' as is_cancelled,
+    orders.order_status = 'returned' as is_returned
 from orders
+inner join first_lines
+    on orders.order_id = first_lines.order_id and first_lines.line_rank = 1

@@ -1,0 +1,37 @@
+{#- Grain: one row per customer × order, built from order lines so that revenue follows each
+    line's own customer (DECISIONS.md: Customer of a sale). Normally an order has one customer;
+    when a line refers to a customer missing from customers.json, that line belongs to the
+    UNKNOWN member while the rest of the order stays with its customer. Guests are left out.
+    Customer marts (dim_customers, RFM, cohorts, CLV, KPIs per customer) read this model, so it
+    is a table rather than ephemeral like the rest of the folder. -#}
+
+{{ config(materialized='table') }}
+
+with lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+    where customer_id is not null
+
+),
+
+customer_orders as (
+
+    select
+        customer_id,
+        order_id,
+        min(ordered_at) as ordered_at,
+        min(order_date) as order_date,
+        max(case when is_unknown_customer then 1 else 0 end) = 1 as is_unknown_customer,
+        cast(count(*) as bigint) as lines,
+        cast(sum(case when is_sale then 1 else 0 end) as bigint) as sale_lines,
+        cast(sum(case when is_sale then quantity else 0 end) as bigint) as units,
+        cast(sum(case when is_sale then revenue else 0 end) as decimal(18, 2)) as revenue
+    from lines
+    group by customer_id, order_id
+
+)
+
+select
+    *,
+    sale_lines > 0 as is_sale
+from customer_orders

@@ -1,0 +1,132 @@
+{#- One row per monthly cohort and month since it: a known customer's cohort is the month of
+    their first sale order; period 0 is that month, and every month up to the as-of date's month
+    has a row (0 active customers when nobody bought). Periods are counted with
+    dbt.datediff(cohort_month, period_start, 'month') between month starts
+    (DECISIONS.md: Cohort retention). -#}
+
+with orders as (
+
+    select * from {{ ref('int_customer_orders') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('dim_date') }}
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+customer_sale_orders as (
+
+    select
+        orders.customer_id,
+        orders.revenue,
+        cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as order_month
+    from orders
+    cross join as_of
+    where orders.is_sale
+        and orders.customer_id is not null
+        and orders.customer_id <> '{{ var("unknown_member_id") }}'
+        and orders.order_date <= as_of.as_of_date
+
+),
+
+cohort_members as (
+
+    select
+        customer_id,
+        min(order_month) as cohort_month
+    from customer_sale_orders
+    group by customer_id
+
+),
+
+cohorts as (
+
+    select
+        cohort_month,
+        cast(count(*) as bigint) as cohort_size
+    from cohort_members
+    group by cohort_month
+
+),
+
+months as (
+
+    select distinct calendar.month_start as period_start
+    from calendar
+    cross join as_of
+    where calendar.month_start <= as_of.as_of_date
+
+),
+
+cohort_periods as (
+
+    select
+        cohorts.cohort_month,
+        months.period_start,
+        cohorts.cohort_size
+    from cohorts
+    inner join months on months.period_start >= cohorts.cohort_month
+
+),
+
+activity as (
+
+    select
+        cohort_members.cohort_month,
+        customer_sale_orders.order_month as period_start,
+        cast(count(distinct customer_sale_orders.customer_id) as bigint) as active_customers,
+        cast(sum(customer_sale_orders.revenue) as decimal(18, 2)) as revenue
+    from customer_sale_orders
+    inner join cohort_members on customer_sale_orders.customer_id = cohort_members.customer_id
+    group by cohort_members.cohort_month, customer_sale_orders.order_month
+
+),
+
+filled as (
+
+    select
+        cohort_periods.cohort_month,
+        {{ dbt.datediff('cohort_periods.cohort_month', 'cohort_periods.period_start', 'month') }} as period_number,
+        cohort_periods.period_start,
+        cohort_periods.cohort_size,
+        coalesce(activity.active_customers, 0) as active_customers,
+        coalesce(activity.revenue, 0) as revenue
+    from cohort_periods
+    left join activity
+        on cohort_periods.cohort_month = activity.cohort_month
+        and cohort_periods.period_start = activity.period_start
+
+),
+
+final as (
+
+    select
+        cohort_month,
+        period_number,
+        period_start,
+        cohort_size,
+        active_customers,
+        cast(1.0 * active_customers / cohort_size as decimal(9, 4)) as retention_pct,
+        cast(revenue as decimal(18, 2)) as revenue,
+        cast(
+            sum(revenue) over (partition by cohort_month order by period_start rows between unbounded preceding and current row)
+            as decimal(18, 2)
+        ) as cumulative_revenue,
+        cast(
+            1.0 * sum(revenue) over (partition by cohort_month order by period_start rows between unbounded preceding and current row)
+            / cohort_size
+            as decimal(18, 2)
+        ) as cumulative_revenue_per_customer
+    from filled
+
+)
+
+select * from final
