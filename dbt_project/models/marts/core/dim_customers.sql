@@ -88,7 +88,7 @@ unioned as (
 
 select
     unioned.*,
-    cast(case when orders > 0 then lifetime_revenue / orders end as decimal(18, 2)) as average_order_value,
+    {{ comptoir.exact_money_ratio('lifetime_revenue', 'orders') }} as average_order_value,
     {{ dbt.datediff('registered_on', 'as_of.as_of_date', 'day') }} as tenure_days,
     {{ dbt.datediff('last_order_date', 'as_of.as_of_date', 'day') }} as days_since_last_order,
     not is_unknown_member and (

@@ -66,11 +66,8 @@ catalogue as (
 
 select
     catalogue.*,
-    cast(
-        case when catalogue.list_price > 0
-            then (catalogue.list_price - catalogue.unit_cost) / catalogue.list_price end
-        as decimal(9, 4)
-    ) as list_margin_pct,
+    {{ comptoir.exact_ratio('catalogue.list_price - catalogue.unit_cost', 'catalogue.list_price') }}
+        as list_margin_pct,
     current_stock.current_stock,
     current_stock.warehouses,
     current_stock.stock_counted_at,

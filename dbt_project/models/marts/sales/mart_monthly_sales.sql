@@ -1,0 +1,148 @@
+{#- One row per month of dim_date: completed sales of the month, zeros for a month without any.
+    Built from fct_orders (an order has one date, so every order falls in exactly one month).
+    customers counts distinct known customers (guests and the unknown member excluded) and
+    new_customers those whose first sale order falls in the month, both from int_customer_orders
+    (DECISIONS.md: Customer of a sale). -#}
+
+with orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+customer_orders as (
+
+    select * from {{ ref('int_customer_orders') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('dim_date') }}
+
+),
+
+months as (
+
+    select distinct month_start from calendar
+
+),
+
+sale_orders as (
+
+    select
+        calendar.month_start,
+        orders.order_id,
+        orders.is_guest,
+        orders.units,
+        orders.revenue,
+        orders.cost,
+        orders.costed_revenue,
+        orders.margin
+    from orders
+    inner join calendar on orders.order_date = calendar.date_day
+    where orders.is_sale
+
+),
+
+customer_sale_orders as (
+
+    select
+        calendar.month_start,
+        customer_orders.customer_id
+    from customer_orders
+    inner join calendar on customer_orders.order_date = calendar.date_day
+    where customer_orders.is_sale
+        and customer_orders.customer_id <> '{{ var("unknown_member_id") }}'
+
+),
+
+first_sale_months as (
+
+    select
+        customer_id,
+        min(month_start) as first_sale_month
+    from customer_sale_orders
+    group by customer_id
+
+),
+
+monthly_customers as (
+
+    select
+        month_start,
+        count(distinct customer_id) as customers
+    from customer_sale_orders
+    group by month_start
+
+),
+
+new_customers as (
+
+    select
+        first_sale_month as month_start,
+        count(*) as new_customers
+    from first_sale_months
+    group by first_sale_month
+
+),
+
+monthly_sales as (
+
+    select
+        month_start,
+        count(*) as orders,
+        sum(units) as units,
+        sum(revenue) as revenue,
+        sum(coalesce(cost, 0)) as cost,
+        sum(costed_revenue) as costed_revenue,
+        sum(coalesce(margin, 0)) as margin,
+        sum(case when is_guest then 1 else 0 end) as guest_orders,
+        sum(case when is_guest then revenue else 0 end) as guest_revenue
+    from sale_orders
+    group by month_start
+
+),
+
+filled as (
+
+    select
+        months.month_start,
+        cast(coalesce(monthly_sales.orders, 0) as bigint) as orders,
+        cast(coalesce(monthly_sales.units, 0) as bigint) as units,
+        cast(coalesce(monthly_sales.revenue, 0) as decimal(18, 2)) as revenue,
+        cast(coalesce(monthly_sales.cost, 0) as decimal(18, 2)) as cost,
+        cast(coalesce(monthly_sales.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
+        cast(coalesce(monthly_sales.margin, 0) as decimal(18, 2)) as margin,
+        cast(coalesce(monthly_customers.customers, 0) as bigint) as customers,
+        cast(coalesce(new_customers.new_customers, 0) as bigint) as new_customers,
+        cast(coalesce(monthly_sales.guest_orders, 0) as bigint) as guest_orders,
+        cast(coalesce(monthly_sales.guest_revenue, 0) as decimal(18, 2)) as guest_revenue
+    from months
+    left join monthly_sales on months.month_start = monthly_sales.month_start
+    left join monthly_customers on months.month_start = monthly_customers.month_start
+    left join new_customers on months.month_start = new_customers.month_start
+
+),
+
+final as (
+
+    select
+        month_start,
+        orders,
+        units,
+        revenue,
+        cost,
+        costed_revenue,
+        margin,
+        {{ comptoir.exact_ratio('margin', 'costed_revenue') }} as margin_pct,
+        {{ comptoir.exact_money_ratio('revenue', 'orders') }} as average_order_value,
+        customers,
+        new_customers,
+        guest_orders,
+        guest_revenue
+    from filled
+
+)
+
+select * from final
