@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings
 log = logging.getLogger("comptoir")
 
 DAGSTER_PORT = 3000
+QUARANTINE = "dq_quarantine"  # staging model holding every row a data-quality rule set aside
 _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
@@ -60,7 +64,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_build_summary(settings: Settings, result: object) -> None:
+def _print_raw_summary(settings: Settings, result: object) -> None:
     from dagster import ExecuteInProcessResult
 
     assert isinstance(result, ExecuteInProcessResult)
@@ -80,35 +84,133 @@ def _print_build_summary(settings: Settings, result: object) -> None:
     print("Rejected lines: raw.load_rejects (source, source_file, line_number, raw_line, reason)")
 
 
+def _dbt_summary(settings: Settings, run_id: str) -> object | None:
+    """The dbt run's summary from its run_results.json, or None when dbt did not run."""
+    from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, run_artifacts_dir
+    from orchestration.defs.dbt.results import summarise_run_results
+
+    path = run_artifacts_dir(settings.warehouse_path, run_id) / RUN_RESULTS_FILE
+    if not path.exists():
+        return None
+    return summarise_run_results(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _quarantine_counts(settings: Settings) -> list[tuple[str, str, int]] | None:
+    """Rows set aside per source and data-quality rule (staging.dq_quarantine), None when absent."""
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return None
+    try:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            rows = con.execute(
+                f"select source, rule, count(*) from staging.{QUARANTINE} group by all order by all"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    return [(str(source), str(rule), int(count)) for source, rule, count in rows]
+
+
+def _print_dbt_summary(settings: Settings, summary: object | None) -> None:
+    from orchestration.defs.dbt.results import RunSummary
+
+    print()
+    if summary is None:
+        print("dbt build: no results (it did not run, or stopped before running any node)")
+        return
+    assert isinstance(summary, RunSummary)
+    print(f"dbt build: {summary.headline()} in {summary.elapsed_seconds:.1f}s")
+    for result in summary.tests_warned:
+        print(f"  warned: {result.describe()}")
+    for result in summary.failed:
+        print(f"  FAILED {result.resource_type}: {result.describe()}")
+    quarantine = next((r for r in summary.results if r.unique_id.startswith("model.") and r.name == QUARANTINE), None)
+    counts = _quarantine_counts(settings) if quarantine is not None and quarantine.status == "success" else None
+    if counts is None:
+        # Never print a previous build's table as if it were this one's.
+        status = quarantine.status if quarantine is not None else "not run"
+        print(f"Rows quarantined: staging.{QUARANTINE} was not built in this run ({status})")
+        return
+    total = sum(count for _, _, count in counts)
+    print(f"Rows quarantined: {total:,} (staging.dq_quarantine)")
+    if counts:
+        print(f"  {'source':<16}{'rule':<32}{'rows':>8}")
+    for source, rule, count in counts:
+        print(f"  {source:<16}{rule:<32}{count:>8,}")
+
+
+def _step_failures(result: object) -> list[tuple[str, str]]:
+    from dagster import ExecuteInProcessResult
+
+    assert isinstance(result, ExecuteInProcessResult)
+    failures = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            failure = event.step_failure_data
+            if failure.user_failure_data and failure.user_failure_data.description:
+                message = failure.user_failure_data.description
+            else:
+                message = failure.error.to_string() if failure.error else "unknown error"
+            failures.append((str(event.step_key), message.strip()))
+    return failures
+
+
+def _quiet_dagster(record: logging.LogRecord) -> bool:
+    """Terminal filter: Dagster's own loggers only when something is an error."""
+    return not record.name.startswith("dagster") or record.levelno >= logging.ERROR
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     settings = _apply_seeds(args.seeds)
     _prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
-    from orchestration.definitions import BUILD_JOB_NAME, build_definitions
+    from orchestration.defs.dbt.project import DbtManifestError
 
     started = time.monotonic()
-    job = build_definitions(settings).resolve_job_def(BUILD_JOB_NAME)
-    with DagsterInstance.get() as instance:
+    try:
+        # Importing the definitions re-parses the dbt project when it changed.
+        from orchestration.definitions import WAREHOUSE_JOB_NAME, build_definitions
+    except DbtManifestError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    from orchestration.defs.dbt.resources import run_artifacts_dir
+
+    job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB_NAME)
+    run_id = str(uuid.uuid4())  # known before the run: it names the run's dbt artifacts folder
+    run_dir = run_artifacts_dir(settings.warehouse_path, run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    dbt_output = run_dir / "dbt-output.log"
+    if not args.verbose:
+        # dagster-dbt's notes (subsetting, tests reported as observations) stay in the Dagster UI.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_dagster)
+    with DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
+        if not args.verbose:
+            # dagster-dbt echoes dbt's console output on stdout: keep it in a file, print our summary.
+            stream = stack.enter_context(dbt_output.open("w", encoding="utf-8"))
+            stack.enter_context(contextlib.redirect_stdout(stream))
+        # One run: raw load, then dbt build (models and tests) once every raw table is written.
         result = job.execute_in_process(
             instance=instance,
+            run_id=run_id,
             raise_on_error=False,
             # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data is not None:
-                failure = event.step_failure_data
-                if failure.user_failure_data and failure.user_failure_data.description:
-                    message = failure.user_failure_data.description
-                else:
-                    message = failure.error.to_string() if failure.error else "unknown error"
-                print(f"error in {event.step_key}: {message.strip()}", file=sys.stderr)
-        print("Build failed; a source that failed keeps its previous raw table.", file=sys.stderr)
-        return 1
-    _print_build_summary(settings, result)
+    _print_raw_summary(settings, result)
+    summary = _dbt_summary(settings, run_id)
+    _print_dbt_summary(settings, summary)
     print(f"Built in {time.monotonic() - started:.1f}s")
+    if not result.success:
+        failures = _step_failures(result)
+        for step_key, message in failures:
+            print(f"error in {step_key}: {message}", file=sys.stderr)
+        if any(step_key.startswith("raw__") for step_key, _ in failures):
+            print("Build failed; a source that failed keeps its previous raw table.", file=sys.stderr)
+        else:
+            print(f"Build failed; dbt's output and artifacts: {run_dir}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,23 +4,35 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from orchestration.defs.dbt.assets import dbt_models, load_rejects
+from orchestration.defs.dbt.resources import dbt_resource
+from orchestration.defs.dbt.schedules import build_daily_schedule
+from orchestration.defs.dbt.sensors import build_landing_sensor
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
 
-BUILD_JOB_NAME = "build_all"
+WAREHOUSE_JOB_NAME = "warehouse"
+# The job `comptoir build` runs (it was called build_all before dbt joined).
+BUILD_JOB_NAME = WAREHOUSE_JOB_NAME
 
 
 def build_definitions(settings: Settings) -> Definitions:
+    warehouse_job = define_asset_job(
+        WAREHOUSE_JOB_NAME,
+        selection=AssetSelection.all(),
+        description="Load every landing file into schema raw, then `dbt build` every model and test.",
+    )
     return Definitions(
-        assets=[*raw_assets],
-        jobs=[define_asset_job(
-                BUILD_JOB_NAME, selection=AssetSelection.all(), description="Load and build everything."
-            )],
+        assets=[*raw_assets, load_rejects, dbt_models],
+        jobs=[warehouse_job],
+        schedules=[build_daily_schedule(WAREHOUSE_JOB_NAME)],
+        sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME)],
         resources={
             "warehouse": WarehouseResource(
                 seeds_dir=str(settings.seeds_dir), database=str(settings.warehouse_path)
-            )
+            ),
+            "dbt": dbt_resource(),
         },
         # DuckDB allows one writer per file: steps run one after another in one process.
         executor=in_process_executor,

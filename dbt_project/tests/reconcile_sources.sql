@@ -1,5 +1,8 @@
 {#- Nothing is lost: for every source, raw rows = staged rows + quarantined rows + removed
-    duplicates. Returns the sources where the equation fails. -#}
+    duplicates. Returns the sources where the equation fails. Shown in Dagster as a check of
+    dq_quarantine. -#}
+
+{{ config(meta={'dagster': {'ref': {'name': 'dq_quarantine'}}}) }}
 
 {%- set sources = [
     ('orders', 'stg_shop__order_lines', 'base_shop__orders'),

@@ -18,8 +18,9 @@ COMPTOIR = [sys.executable, "-m", "orchestration.cli"]
 
 
 def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "COMPTOIR_HOME": str(home), **env}
-    environment.pop("COMPTOIR_SEEDS_DIR", None)
+    environment = {**os.environ, "COMPTOIR_HOME": str(home)}
+    environment.pop("COMPTOIR_SEEDS_DIR", None)  # the caller's own, not one a test passes in `env`
+    environment.update(env)
     return subprocess.run([*COMPTOIR, *args], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=600)
 
@@ -60,6 +61,11 @@ def test_build_from_any_landing_folder_prints_a_summary(tmp_path: Path, sample_c
             ).fetchone()[0]
             summary_line = next(line for line in completed.stdout.splitlines() if line.startswith(source.name))
             assert summary_line.split()[1:3] == [f"{loaded:,}", f"{rejected:,}"]
+        quarantined = con.execute("select count(*) from staging.dq_quarantine").fetchone()[0]
+    # Then dbt: models built and tests, and the rows data-quality rules set aside.
+    dbt_line = next(line for line in completed.stdout.splitlines() if line.startswith("dbt build: "))
+    assert " models built, " in dbt_line and ", 0 failed, " in dbt_line, dbt_line
+    assert f"Rows quarantined: {quarantined:,} (staging.dq_quarantine)" in completed.stdout
 
 
 def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, make_seeds) -> None:

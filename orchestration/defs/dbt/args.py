@@ -1,0 +1,59 @@
+"""Pure builders for dbt command lines (no Dagster, no subprocess): easy to unit-test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _selection(flag: str, value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    items = [item.strip() for item in items if item and item.strip()]
+    return [flag, *items] if items else []
+
+
+def vars_arg(vars: Mapping[str, Any] | None) -> list[str]:
+    """`--vars` as JSON (a subset of YAML, which dbt reads); keys sorted so the line is stable."""
+    if not vars:
+        return []
+    return ["--vars", json.dumps(dict(vars), sort_keys=True, default=str)]
+
+
+def build_args(
+    select: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    full_refresh: bool = False,
+    vars: Mapping[str, Any] | None = None,
+    fail_fast: bool = False,
+) -> list[str]:
+    """`dbt build` arguments (without the executable).
+
+    Inside a Dagster asset leave `select`/`exclude` empty: dagster-dbt adds the selection of the
+    assets and checks the run asked for.
+    """
+    args = ["build"]
+    args += _selection("--select", select)
+    args += _selection("--exclude", exclude)
+    if full_refresh:
+        args.append("--full-refresh")
+    if fail_fast:
+        args.append("--fail-fast")
+    args += vars_arg(vars)
+    return args
+
+
+def parse_args(project_dir: Path, target_path: Path, profiles_dir: Path | None = None) -> list[str]:
+    """`dbt parse` arguments writing manifest.json (and dbt.log) into `target_path`."""
+    return [
+        "parse",
+        "--quiet",
+        "--no-use-colors",
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(profiles_dir or project_dir),
+        "--target-path", str(target_path),
+        "--log-path", str(target_path),
+    ]

@@ -1,0 +1,63 @@
+"""The dbt CLI resource, and where each run keeps its dbt artifacts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration.defs.dbt.project import DBT_PROJECT_DIR, TARGET_DIR_NAME, dbt_executable
+
+# The dbt profile (dbt_project/profiles.yml) reads the warehouse file from this variable.
+DUCKDB_PATH_ENV = "COMPTOIR_DUCKDB_PATH"
+RUN_RESULTS_FILE = "run_results.json"
+KEEP_RUNS = 20
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=TARGET_DIR_NAME)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(dbt_executable()))
+
+
+def runs_dir(database: str | Path) -> Path:
+    """dbt artifacts of every run, beside the warehouse file (never in the repository)."""
+    return Path(database).resolve().parent / "dbt" / "runs"
+
+
+def run_artifacts_dir(database: str | Path, run_id: str) -> Path:
+    """The dbt target folder of one Dagster run: manifest, run_results.json, compiled SQL, dbt.log."""
+    return runs_dir(database) / run_id
+
+
+def prune_runs(database: str | Path, keep: int = KEEP_RUNS) -> None:
+    """Keep the artifacts of the `keep` most recent runs."""
+    folder = runs_dir(database)
+    if not folder.is_dir():
+        return
+    runs = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for stale in runs[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the dbt subprocess started inside the block, then restore them.
+
+    DbtCliResource hands dbt a copy of os.environ when it starts the process; steps run one after
+    another in one process (in_process_executor), so nothing else sees the change.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,483 @@
+"""Reference figures recomputed from the raw landing files with plain Python and pandas.
+
+This module is deliberately independent of the warehouse: it shares no SQL and no code with the
+dbt models or with ``orchestration/raw_load.py``, and it does not use DuckDB. It re-implements the
+written contract (the cleaning rules and the business definitions) from scratch, so that a
+disagreement with a mart points at a bug on one side or the other.
+
+Money is kept exact: unit prices are :class:`decimal.Decimal` and every amount is carried as an
+integer number of cents. Ratios are :class:`~decimal.Decimal` rounded half-up.
+
+Entry point: :func:`build_reference` (reads a landing folder) and the figure functions
+:func:`kpis`, :func:`daily_sales`, :func:`customer_rfm`, :func:`cohort_retention_monthly`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+
+ORDER_COLUMNS = (
+    "order_id",
+    "line_number",
+    "customer_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "order_date",
+    "status",
+    "shipping_address",
+)
+STATUSES = frozenset({"completed", "cancelled", "returned"})
+LOYALTY_TIERS = frozenset({"bronze", "silver", "gold", "platinum"})
+UNKNOWN_CATEGORY = "Unknown"
+UNKNOWN_MEMBER = "UNKNOWN"
+CENT = Decimal("0.01")
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
+)
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_POSITIVE_INT = re.compile(r"\+?\d+")
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def split_csv_line(line: str) -> list[str] | None:
+    """Split one physical CSV line per RFC 4180; ``None`` when the quoting is broken.
+
+    A field is either unquoted (and then contains no double quote at all) or quoted from its
+    first character to a closing quote that is followed by a comma or the end of the line,
+    with ``""`` standing for one quote inside. Anything else (an unbalanced quote, a quote in
+    an unquoted field, text after a closing quote) is broken quoting.
+    """
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        if i < n and line[i] == '"':
+            i += 1
+            chars: list[str] = []
+            while True:
+                if i >= n:
+                    return None  # unbalanced quote: the field never closes on this line
+                if line[i] == '"':
+                    if i + 1 < n and line[i + 1] == '"':
+                        chars.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                chars.append(line[i])
+                i += 1
+            fields.append("".join(chars))
+            if i == n:
+                return fields
+            if line[i] != ",":
+                return None  # text after the closing quote
+            i += 1
+        else:
+            end = line.find(",", i)
+            value = line[i:] if end < 0 else line[i:end]
+            if '"' in value:
+                return None  # a quote inside an unquoted field
+            fields.append(value)
+            if end < 0:
+                return fields
+            i = end + 1
+
+
+def _physical_lines(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8-sig")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last record does not open another line
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _clean(value: object) -> str | None:
+    """Trim; empty after trimming is null."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_timestamp(value: str | None, now: datetime) -> datetime | None:
+    """An ISO-8601 date or date-time that exists and is not in the future, else ``None``."""
+    if value is None:
+        return None
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        parsed = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        return None  # not a real date or time (2025-02-30, 25:00)
+    return parsed if parsed <= now else None
+
+
+def parse_date(value: str | None, today: date) -> date | None:
+    if value is None:
+        return None
+    match = _DATE.fullmatch(value)
+    if match is None:
+        return None
+    try:
+        parsed = date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+    return parsed if parsed <= today else None
+
+
+def read_order_lines(path: Path, now: datetime) -> pd.DataFrame:
+    """The clean order lines of ``orders.csv``, in file order (quarantined lines dropped)."""
+    lines = _physical_lines(path)
+    header = split_csv_line(lines[0]) if lines else None
+    if header is None:
+        raise ValueError(f"{path}: unreadable header")
+    header = [name.strip() for name in header]
+    missing = set(ORDER_COLUMNS) - set(header)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    position = {name: header.index(name) for name in ORDER_COLUMNS}
+
+    seen_raw: set[tuple[str, ...]] = set()
+    seen_keys: set[tuple[str, int]] = set()
+    rows: list[dict[str, object]] = []
+    for file_line, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue  # blank line
+        fields = split_csv_line(line)
+        if fields is None or len(fields) != len(header):
+            continue  # broken quoting or wrong field count
+        raw = tuple(fields[position[name]] for name in ORDER_COLUMNS)
+        if raw in seen_raw:
+            continue  # exact duplicate of an earlier line: counts once
+        seen_raw.add(raw)
+        value = dict(zip(ORDER_COLUMNS, (_clean(field) for field in raw), strict=True))
+
+        order_id, product_id = value["order_id"], value["product_id"]
+        if order_id is None or product_id is None:
+            continue
+        line_number_text = value["line_number"]
+        if line_number_text is None or not _POSITIVE_INT.fullmatch(line_number_text):
+            continue
+        line_number = int(line_number_text)
+        if line_number <= 0:
+            continue
+        ordered_at = parse_timestamp(value["order_date"], now)
+        if ordered_at is None:
+            continue
+        quantity_text = value["quantity"]
+        if quantity_text is None or not _INTEGER.fullmatch(quantity_text):
+            continue
+        quantity = int(quantity_text)
+        if quantity <= 0:
+            continue
+        price_text = value["unit_price"]
+        if price_text is None or not _DECIMAL.fullmatch(price_text):
+            continue
+        try:
+            unit_price = Decimal(price_text)
+        except InvalidOperation:
+            continue
+        if unit_price < 0:
+            continue
+        status = value["status"].lower() if value["status"] is not None else None
+        if status not in STATUSES:
+            continue
+        key = (order_id, line_number)
+        if key in seen_keys:
+            continue  # a later line with the same (order_id, line_number): the first one wins
+        seen_keys.add(key)
+        revenue = (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        rows.append(
+            {
+                "file_line": file_line,
+                "order_id": order_id,
+                "line_number": line_number,
+                "source_customer_id": value["customer_id"],
+                "product_id": product_id,
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "revenue_cents": int(revenue * 100),
+                "ordered_at": ordered_at,
+                "order_date": ordered_at.date(),
+                "status": status,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "file_line",
+            "order_id",
+            "line_number",
+            "source_customer_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            "revenue_cents",
+            "ordered_at",
+            "order_date",
+            "status",
+        ],
+    )
+
+
+def read_customers(path: Path, today: date) -> dict[str, dict[str, object]]:
+    """Valid customer records keyed by customer_id; the last valid record of an id wins."""
+    customers: dict[str, dict[str, object]] = {}
+    for line in _physical_lines(path):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        customer_id = _clean(record.get("customer_id"))
+        if customer_id is None:
+            continue
+        registered_on = parse_date(_clean(record.get("registration_date")), today)
+        if registered_on is None:
+            continue
+        tier = _clean(record.get("loyalty_tier"))
+        if tier is not None and tier not in LOYALTY_TIERS:
+            continue
+        customers[customer_id] = {"customer_id": customer_id, "registered_on": registered_on, "loyalty_tier": tier}
+    return customers
+
+
+def read_products(path: Path) -> dict[str, dict[str, object]]:
+    """Valid products keyed by product_id; the last valid row of an id wins."""
+    table = pd.read_parquet(path)
+    products: dict[str, dict[str, object]] = {}
+    for record in table.to_dict("records"):
+        product_id = _clean(record.get("product_id"))
+        if product_id is None:
+            continue
+        price = _to_decimal(record.get("price"))
+        cost = _to_decimal(record.get("cost"))
+        if price is None or price < 0 or (cost is not None and cost < 0):
+            continue
+        products[product_id] = {
+            "product_id": product_id,
+            "category": _clean(record.get("category")),
+            "price": price,
+            "cost": cost,
+        }
+    return products
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, Decimal):
+        return None if value.is_nan() else value
+    text = _clean(value)
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# The reference model
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Clean order lines resolved against valid customers and products."""
+
+    lines: pd.DataFrame  # one row per clean order line, with customer_id and category resolved
+    categories: tuple[str, ...]  # categories of the valid products, plus 'Unknown'
+    as_of_date: date
+
+    @property
+    def sale_lines(self) -> pd.DataFrame:
+        return self.lines[self.lines["status"] == "completed"]
+
+    @property
+    def known_sale_lines(self) -> pd.DataFrame:
+        """Completed lines of known customers (not guests, not the UNKNOWN member)."""
+        sales = self.sale_lines
+        return sales[sales["customer_id"].notna() & (sales["customer_id"] != UNKNOWN_MEMBER)]
+
+
+def build_reference(landing: Path, now: datetime | None = None) -> Reference:
+    now = now or datetime.now()
+    lines = read_order_lines(landing / "orders.csv", now)
+    customers = read_customers(landing / "customers.json", now.date())
+    products = read_products(landing / "products.parquet")
+    if lines.empty:
+        raise ValueError("no clean order line: nothing to cross-check")
+
+    def resolve_customer(source: object) -> str | None:
+        if not isinstance(source, str):
+            return None  # guest (pandas may hold the missing id as None or NaN)
+        return source if source in customers else UNKNOWN_MEMBER
+
+    def resolve_category(product_id: object) -> str:
+        product = products.get(product_id)
+        if product is None or product["category"] is None:
+            return UNKNOWN_CATEGORY
+        return str(product["category"])
+
+    lines = lines.assign(
+        customer_id=[resolve_customer(value) for value in lines["source_customer_id"]],
+        category=[resolve_category(value) for value in lines["product_id"]],
+    )
+    categories = {str(p["category"]) for p in products.values() if p["category"] is not None}
+    categories.add(UNKNOWN_CATEGORY)
+    return Reference(lines=lines, categories=tuple(sorted(categories)), as_of_date=max(lines["order_date"]))
+
+
+def _orders_of_known_customers(ref: Reference) -> pd.DataFrame:
+    """One row per (customer, sale order): its date and its completed revenue."""
+    sales = ref.known_sale_lines
+    return sales.groupby(["customer_id", "order_id"], as_index=False).agg(
+        order_date=("order_date", "min"), revenue_cents=("revenue_cents", "sum")
+    )
+
+
+def kpis(ref: Reference) -> dict[str, object]:
+    """Headline totals: revenue (Decimal), orders and customers (int)."""
+    sales = ref.sale_lines
+    return {
+        "revenue": Decimal(int(sales["revenue_cents"].sum())) / 100,
+        "orders": int(sales["order_id"].nunique()),
+        "customers": int(ref.known_sale_lines["customer_id"].nunique()),
+    }
+
+
+def daily_sales(ref: Reference) -> pd.DataFrame:
+    """Every day of the calendar x every category, with the completed revenue in cents."""
+    first_year = min(ref.lines["order_date"]).year
+    days = pd.date_range(date(first_year, 1, 1), date(ref.as_of_date.year, 12, 31), freq="D")
+    grid = pd.MultiIndex.from_product([[d.date() for d in days], ref.categories], names=["date_day", "category"])
+    revenue = ref.sale_lines.groupby(["order_date", "category"])["revenue_cents"].sum()
+    revenue.index = revenue.index.set_names(["date_day", "category"])
+    unexpected = revenue.index.difference(grid)
+    if len(unexpected):
+        raise AssertionError(f"sales outside the calendar grid: {list(unexpected)[:5]}")
+    out = revenue.reindex(grid, fill_value=0).astype("int64").rename("revenue_cents").reset_index()
+    return out
+
+
+def _score(values: pd.Series, ascending: bool) -> pd.Series:
+    """min(5, 1 + floor(5 * percent_rank)), percent_rank = (rank_min - 1) / (n - 1), exactly."""
+    n = len(values)
+    if n <= 1:
+        return pd.Series(1, index=values.index, dtype="int64")
+    rank = values.rank(method="min", ascending=ascending).astype("int64")
+    return ((5 * (rank - 1)) // (n - 1) + 1).clip(upper=5).astype("int64")
+
+
+def rfm_segment(r: int, f: int, m: int) -> str:
+    if r == 5 and f == 5 and m == 5:
+        return "Champions"
+    if r in (1, 2) and f in (4, 5):
+        return "At risk"
+    if r == 1 and f == 1:
+        return "Lost"
+    if f in (4, 5):
+        return "Loyal"
+    if r in (1, 2) and m in (4, 5):
+        return "Can't lose them"
+    if r in (1, 2):
+        return "Hibernating"
+    if r == 3 and f in (1, 2):
+        return "About to sleep"
+    if r == 3 and f == 3:
+        return "Need attention"
+    if r == 5 and f == 1:
+        return "New"
+    if r == 4 and f == 1:
+        return "Promising"
+    if r in (4, 5) and f in (2, 3):
+        return "Potential loyalist"
+    raise AssertionError(f"no segment for R{r}F{f}M{m}")  # the rules cover every combination
+
+
+def customer_rfm(ref: Reference) -> pd.DataFrame:
+    """One row per known customer with at least one sale order."""
+    orders = _orders_of_known_customers(ref)
+    per_customer = orders.groupby("customer_id").agg(
+        last_order_date=("order_date", "max"),
+        frequency=("order_id", "nunique"),
+        monetary_cents=("revenue_cents", "sum"),
+    )
+    out = pd.DataFrame(
+        {
+            "customer_id": per_customer.index,
+            "recency_days": [(ref.as_of_date - d).days for d in per_customer["last_order_date"]],
+            "frequency": per_customer["frequency"].astype("int64").to_numpy(),
+            "monetary_cents": per_customer["monetary_cents"].astype("int64").to_numpy(),
+        }
+    )
+    out["r_score"] = _score(out["recency_days"], ascending=False)
+    out["f_score"] = _score(out["frequency"], ascending=True)
+    out["m_score"] = _score(out["monetary_cents"], ascending=True)
+    out["rfm_segment"] = [
+        rfm_segment(r, f, m) for r, f, m in zip(out["r_score"], out["f_score"], out["m_score"], strict=True)
+    ]
+    return out.sort_values("customer_id").reset_index(drop=True)
+
+
+def _month_index(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def cohort_retention_monthly(ref: Reference) -> pd.DataFrame:
+    """One row per cohort month x period 0..as-of month, retention rounded half-up to 4 places."""
+    orders = _orders_of_known_customers(ref)
+    orders = orders.assign(month=[_month_index(d) for d in orders["order_date"]])
+    cohort_of = orders.groupby("customer_id")["month"].min().rename("cohort")
+    orders = orders.join(cohort_of, on="customer_id")
+    orders["period_number"] = orders["month"] - orders["cohort"]
+    activity = orders.groupby(["cohort", "period_number"]).agg(
+        active_customers=("customer_id", "nunique"), revenue_cents=("revenue_cents", "sum")
+    )
+    sizes = cohort_of.value_counts()
+    last_month = _month_index(ref.as_of_date)
+
+    rows = []
+    for cohort, size in sorted(sizes.items()):
+        for period in range(0, last_month - cohort + 1):
+            active, revenue = activity.loc[(cohort, period)].tolist() if (cohort, period) in activity.index else (0, 0)
+            rows.append(
+                {
+                    "cohort_month": date(cohort // 12, cohort % 12 + 1, 1),
+                    "period_number": period,
+                    "cohort_size": int(size),
+                    "active_customers": int(active),
+                    "retention_pct": (Decimal(int(active)) / Decimal(int(size))).quantize(
+                        Decimal("0.0001"), rounding=ROUND_HALF_UP
+                    ),
+                    "revenue_cents": int(revenue),
+                }
+            )
+    return pd.DataFrame(rows)
