@@ -16,13 +16,19 @@
 with counts as (
 
     {% for source_name, staged_model, base_model in sources %}
-    select
-        '{{ source_name }}' as source,
-        (select count(*) from {{ source('shop', source_name) }}) as raw_rows,
-        (select count(*) from {{ ref(staged_model) }}) as staged_rows,
-        (select count(*) from {{ ref('dq_quarantine') }} where source = '{{ source_name }}') as quarantined_rows,
-        (select count(*) from {{ ref(base_model) }} where removed_as is not null) as removed_duplicates
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ source_name }}' as source,
+            (select count(*) from {{ source('shop', source_name) }}) as raw_rows,
+            (select count(*) from {{ ref(staged_model) }}) as staged_rows,
+            (
+                select count(*) from {{ ref('dq_quarantine') }}
+                where source = '{{ source_name }}'
+            ) as quarantined_rows,
+            (
+                select count(*) from {{ ref(base_model) }}
+                where removed_as is not null
+            ) as removed_duplicates
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

@@ -68,13 +68,14 @@ unknown_member as (
         'Unknown' as country_name,
         cast(null as {{ dbt.type_string() }}) as loyalty_tier,
         cast(null as date) as registered_on,
-        order_summary.first_order_date,
-        order_summary.last_order_date,
-        coalesce(order_summary.orders, 0) as orders,
-        coalesce(order_summary.lifetime_revenue, 0) as lifetime_revenue,
+        -- an aggregate without group by: exactly one row, even when no order is unknown
+        min(order_summary.first_order_date) as first_order_date,
+        max(order_summary.last_order_date) as last_order_date,
+        cast(coalesce(sum(order_summary.orders), 0) as bigint) as orders,
+        cast(coalesce(sum(order_summary.lifetime_revenue), 0) as decimal(18, 2)) as lifetime_revenue,
         true as is_unknown_member
-    from (select 1 as one) as anchor
-    left join order_summary on order_summary.customer_id = '{{ var("unknown_member_id") }}'
+    from order_summary
+    where order_summary.customer_id = '{{ var("unknown_member_id") }}'
 
 ),
 
@@ -88,12 +89,12 @@ unioned as (
 
 select
     unioned.*,
-    {{ comptoir.exact_money_ratio('lifetime_revenue', 'orders') }} as average_order_value,
-    {{ dbt.datediff('registered_on', 'as_of.as_of_date', 'day') }} as tenure_days,
-    {{ dbt.datediff('last_order_date', 'as_of.as_of_date', 'day') }} as days_since_last_order,
-    not is_unknown_member and (
-        lifetime_revenue >= {{ var('premium_lifetime_revenue') }}
-        or loyalty_tier = 'platinum'
+    {{ comptoir.exact_money_ratio('unioned.lifetime_revenue', 'unioned.orders') }} as average_order_value,
+    {{ dbt.datediff('unioned.registered_on', 'as_of.as_of_date', 'day') }} as tenure_days,
+    {{ dbt.datediff('unioned.last_order_date', 'as_of.as_of_date', 'day') }} as days_since_last_order,
+    not unioned.is_unknown_member and (
+        unioned.lifetime_revenue >= {{ var('premium_lifetime_revenue') }}
+        or unioned.loyalty_tier = 'platinum'
     ) as is_premium_customer
 from unioned
 cross join as_of

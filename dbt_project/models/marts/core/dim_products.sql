@@ -54,13 +54,13 @@ catalogue as (
     union all
 
     select
-        '{{ var("unknown_member_id") }}',
-        'Unknown product',
-        'Unknown',
-        cast(null as {{ dbt.type_string() }}),
-        cast(null as decimal(18, 2)),
-        cast(null as decimal(18, 2)),
-        true
+        '{{ var("unknown_member_id") }}' as product_id,
+        'Unknown product' as product_name,
+        'Unknown' as category,
+        cast(null as {{ dbt.type_string() }}) as brand,
+        cast(null as decimal(18, 2)) as list_price,
+        cast(null as decimal(18, 2)) as unit_cost,
+        true as is_unknown_member
 
 )
 
@@ -72,6 +72,6 @@ select
     current_stock.warehouses,
     current_stock.stock_counted_at,
     current_stock.current_stock is not null
-        and current_stock.current_stock < {{ var('low_stock_threshold') }} as low_stock
+    and current_stock.current_stock < {{ var('low_stock_threshold') }} as low_stock
 from catalogue
 left join current_stock on catalogue.product_id = current_stock.product_id

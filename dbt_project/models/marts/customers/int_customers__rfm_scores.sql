@@ -34,7 +34,8 @@ customer_orders as (
         cast(sum(orders.revenue) as decimal(18, 2)) as monetary
     from orders
     cross join as_of
-    where orders.is_sale
+    where
+        orders.is_sale
         and orders.customer_id is not null
         and orders.customer_id <> '{{ var("unknown_member_id") }}'
         and orders.order_date <= as_of.as_of_date
@@ -56,8 +57,9 @@ measured as (
         customer_orders.monetary
     from customer_orders
     inner join customers
-        on customer_orders.customer_id = customers.customer_id
-        and not customers.is_unknown_member
+        on
+            customer_orders.customer_id = customers.customer_id
+            and not customers.is_unknown_member
     cross join as_of
 
 ),

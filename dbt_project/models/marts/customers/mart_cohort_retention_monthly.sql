@@ -30,7 +30,8 @@ customer_sale_orders as (
         cast({{ dbt.date_trunc('month', 'orders.order_date') }} as date) as order_month
     from orders
     cross join as_of
-    where orders.is_sale
+    where
+        orders.is_sale
         and orders.customer_id is not null
         and orders.customer_id <> '{{ var("unknown_member_id") }}'
         and orders.order_date <= as_of.as_of_date
@@ -73,7 +74,7 @@ cohort_periods as (
         months.period_start,
         cohorts.cohort_size
     from cohorts
-    inner join months on months.period_start >= cohorts.cohort_month
+    inner join months on cohorts.cohort_month <= months.period_start
 
 ),
 
@@ -101,8 +102,9 @@ filled as (
         coalesce(activity.revenue, 0) as revenue
     from cohort_periods
     left join activity
-        on cohort_periods.cohort_month = activity.cohort_month
-        and cohort_periods.period_start = activity.period_start
+        on
+            cohort_periods.cohort_month = activity.cohort_month
+            and cohort_periods.period_start = activity.period_start
 
 ),
 

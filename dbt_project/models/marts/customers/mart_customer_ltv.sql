@@ -37,7 +37,8 @@ customer_sale_orders as (
         {{ dbt.datediff('orders.order_date', 'as_of.as_of_date', 'day') }} as days_before_as_of
     from orders
     cross join as_of
-    where orders.is_sale
+    where
+        orders.is_sale
         and orders.customer_id is not null
         and orders.customer_id <> '{{ var("unknown_member_id") }}'
         and orders.order_date <= as_of.as_of_date
@@ -141,8 +142,9 @@ joined as (
         purchase_summary.repeat_revenue
     from customer_orders
     inner join customers
-        on customer_orders.customer_id = customers.customer_id
-        and not customers.is_unknown_member
+        on
+            customer_orders.customer_id = customers.customer_id
+            and not customers.is_unknown_member
     inner join purchase_summary on customer_orders.customer_id = purchase_summary.customer_id
     cross join as_of
     cross join lifespan

@@ -33,8 +33,8 @@ final as (
         f_score,
         m_score,
         cast(r_score as {{ dbt.type_string() }})
-            || cast(f_score as {{ dbt.type_string() }})
-            || cast(m_score as {{ dbt.type_string() }}) as rfm_score,
+        || cast(f_score as {{ dbt.type_string() }})
+        || cast(m_score as {{ dbt.type_string() }}) as rfm_score,
         rfm_segment,
         {{ customers_rfm_action('rfm_segment') }} as recommended_action
     from segmented

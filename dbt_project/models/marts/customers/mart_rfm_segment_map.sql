@@ -35,8 +35,8 @@ final as (
 
     select
         cast(r_score as {{ dbt.type_string() }})
-            || cast(f_score as {{ dbt.type_string() }})
-            || cast(m_score as {{ dbt.type_string() }}) as rfm_score,
+        || cast(f_score as {{ dbt.type_string() }})
+        || cast(m_score as {{ dbt.type_string() }}) as rfm_score,
         r_score,
         f_score,
         m_score,

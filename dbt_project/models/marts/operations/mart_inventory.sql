@@ -103,7 +103,8 @@ recent_sales as (
         sum(order_lines.quantity) as units_365d
     from order_lines
     cross join as_of
-    where order_lines.is_sale
+    where
+        order_lines.is_sale
         and {{ dbt.datediff('order_lines.order_date', 'as_of.as_of_date', 'day') }} between 0 and 364
     group by order_lines.source_product_id
 
@@ -125,8 +126,9 @@ joined as (
         average_stock.average_stock_365d
     from current_stock
     left join products
-        on current_stock.product_id = products.product_id
-        and not products.is_unknown_member
+        on
+            current_stock.product_id = products.product_id
+            and not products.is_unknown_member
     left join recent_sales on current_stock.product_id = recent_sales.product_id
     left join average_stock on current_stock.product_id = average_stock.product_id
 

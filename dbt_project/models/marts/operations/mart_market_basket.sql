@@ -30,7 +30,8 @@ order_products as (
         order_lines.product_id
     from order_lines
     cross join as_of
-    where order_lines.is_sale
+    where
+        order_lines.is_sale
         and order_lines.order_date <= as_of.as_of_date
 
 ),
@@ -84,8 +85,9 @@ pairs as (
         cast(count(*) as bigint) as pair_orders
     from basket_lines as product_a
     inner join basket_lines as product_b
-        on product_a.order_id = product_b.order_id
-        and product_a.product_id < product_b.product_id
+        on
+            product_a.order_id = product_b.order_id
+            and product_a.product_id < product_b.product_id
     group by product_a.product_id, product_b.product_id
     having count(*) >= {{ var('basket_min_pair_count') }}
 

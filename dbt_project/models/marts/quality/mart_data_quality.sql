@@ -37,19 +37,22 @@ customers as (
 loaded as (
 
     {% for source_name, base_model in sources %}
-    select
-        '{{ source_name }}' as source,
-        count(*) as loaded_rows,
-        max(loaded_at) as loaded_at
-    from {{ ref(base_model) }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ source_name }}' as source,
+            count(*) as loaded_rows,
+            max(loaded_at) as loaded_at
+        from {{ ref(base_model) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
 rejected as (
 
-    select source, reason as detail, count(*) as row_count
+    select
+        source,
+        reason as detail,
+        count(*) as row_count
     from load_rejects
     group by source, reason
 
@@ -69,50 +72,82 @@ file_rows as (
 
 checks as (
 
-    select source, 'loaded' as check_name, 'rows loaded into raw' as detail, loaded_rows as row_count
+    select
+        source,
+        'loaded' as check_name,
+        'rows loaded into raw' as detail,
+        loaded_rows as row_count
     from loaded
 
     union all
 
-    select source, 'rejected_at_load', detail, row_count
+    select
+        source,
+        'rejected_at_load' as check_name,
+        detail,
+        row_count
     from rejected
 
     union all
 
-    select source, 'quarantined', rule, count(*)
+    select
+        source,
+        'quarantined' as check_name,
+        rule as detail,
+        count(*) as row_count
     from quarantine
     group by source, rule
 
     {% for source_name, base_model in sources %}
-    union all
+        union all
 
-    select '{{ source_name }}', 'removed_duplicate', removed_as, count(*)
-    from {{ ref(base_model) }}
-    where removed_as is not null
-    group by removed_as
+        select
+            '{{ source_name }}' as source,
+            'removed_duplicate' as check_name,
+            removed_as as detail,
+            count(*) as row_count
+        from {{ ref(base_model) }}
+        where removed_as is not null
+        group by removed_as
     {% endfor %}
 
     union all
 
-    select 'orders', 'orphan_reference', 'customer missing from customers.json', count(*)
+    select
+        'orders' as source,
+        'orphan_reference' as check_name,
+        'customer missing from customers.json' as detail,
+        count(*) as row_count
     from order_lines
     where is_unknown_customer
 
     union all
 
-    select 'orders', 'orphan_reference', 'product missing from products.parquet', count(*)
+    select
+        'orders' as source,
+        'orphan_reference' as check_name,
+        'product missing from products.parquet' as detail,
+        count(*) as row_count
     from order_lines
     where is_unknown_product
 
     union all
 
-    select 'customers', 'flagged', 'malformed e-mail kept', count(*)
+    select
+        'customers' as source,
+        'flagged' as check_name,
+        'malformed e-mail kept' as detail,
+        count(*) as row_count
     from customers
     where not has_valid_email
 
     union all
 
-    select 'customers', 'flagged', 'unrecognised country kept as exported', count(*)
+    select
+        'customers' as source,
+        'flagged' as check_name,
+        'unrecognised country kept as exported' as detail,
+        count(*) as row_count
     from customers
     where country_code is null and country_as_exported is not null
 

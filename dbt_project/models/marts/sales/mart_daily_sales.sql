@@ -67,8 +67,9 @@ filled as (
         cast(coalesce(daily_sales.margin, 0) as decimal(18, 2)) as margin
     from grid
     left join daily_sales
-        on grid.date_day = daily_sales.date_day
-        and grid.category = daily_sales.category
+        on
+            grid.date_day = daily_sales.date_day
+            and grid.category = daily_sales.category
 
 ),
 

@@ -67,7 +67,8 @@ sale_orders as (
         orders.margin
     from orders
     cross join period
-    where orders.is_sale
+    where
+        orders.is_sale
         and orders.order_date between period.period_start and period.as_of_date
 
 ),
@@ -79,7 +80,8 @@ customer_orders as (
         count(*) as orders
     from customer_orders_source
     cross join period
-    where customer_orders_source.is_sale
+    where
+        customer_orders_source.is_sale
         and customer_orders_source.customer_id <> '{{ var("unknown_member_id") }}'
         and customer_orders_source.order_date between period.period_start and period.as_of_date
     group by customer_orders_source.customer_id

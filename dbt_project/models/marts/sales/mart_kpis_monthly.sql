@@ -87,7 +87,8 @@ customer_sale_orders as (
         customer_orders.customer_id
     from customer_orders
     inner join counted_days on customer_orders.order_date = counted_days.date_day
-    where customer_orders.is_sale
+    where
+        customer_orders.is_sale
         and customer_orders.customer_id <> '{{ var("unknown_member_id") }}'
 
 ),

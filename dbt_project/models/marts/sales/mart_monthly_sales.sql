@@ -52,7 +52,8 @@ customer_sale_orders as (
         customer_orders.customer_id
     from customer_orders
     inner join calendar on customer_orders.order_date = calendar.date_day
-    where customer_orders.is_sale
+    where
+        customer_orders.is_sale
         and customer_orders.customer_id <> '{{ var("unknown_member_id") }}'
 
 ),

@@ -67,7 +67,7 @@ sale_orders as (
         orders.order_id,
         orders.customer_id,
         orders.customer_id is not null
-            and orders.customer_id <> '{{ var("unknown_member_id") }}' as is_known_customer,
+        and orders.customer_id <> '{{ var("unknown_member_id") }}' as is_known_customer,
         orders.revenue,
         case
             when customers.is_unknown_member or customers.country_name is null then 'Unknown'
@@ -117,8 +117,9 @@ final as (
             as average_order_value
     from grid
     left join country_sales
-        on grid.month_start = country_sales.month_start
-        and grid.country_name = country_sales.country_name
+        on
+            grid.month_start = country_sales.month_start
+            and grid.country_name = country_sales.country_name
 
 )
 

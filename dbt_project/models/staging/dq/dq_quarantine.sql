@@ -26,25 +26,33 @@ with rules as (
 
 ),
 
+{% for source_name, base_model, natural_key, raw_columns in sources %}
+    raw_{{ source_name }} as (
+
+        select
+            _line_number,
+            {{ comptoir.row_to_json(raw_columns) }} as original_values
+        from {{ source('shop', source_name) }}
+
+    ),
+{% endfor %}
+
 quarantined as (
 
     {% for source_name, base_model, natural_key, raw_columns in sources %}
-    select
-        '{{ source_name }}' as source,
-        {{ natural_key }} as natural_key,
-        base.dq_rule as rule,
-        raw_rows.original_values,
-        base.source_file,
-        base.source_line,
-        base.loaded_at
-    from {{ ref(base_model) }} as base
-    inner join (
-        select _line_number, {{ comptoir.row_to_json(raw_columns) }} as original_values
-        from {{ source('shop', source_name) }}
-    ) as raw_rows
-        on base.source_line = raw_rows._line_number
-    where base.dq_rule is not null
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ source_name }}' as source,
+            {{ natural_key }} as natural_key,
+            base.dq_rule as rule,
+            raw_rows.original_values,
+            base.source_file,
+            base.source_line,
+            base.loaded_at
+        from {{ ref(base_model) }} as base
+        inner join raw_{{ source_name }} as raw_rows
+            on base.source_line = raw_rows._line_number
+        where base.dq_rule is not null
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 )

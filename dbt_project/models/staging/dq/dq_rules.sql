@@ -4,27 +4,27 @@
 with rules (rule, rule_description) as (
 
     values
-        ('blank_order_id', 'order_id is empty'),
-        ('blank_product_id', 'product_id is empty'),
-        ('blank_customer_id', 'customer_id is empty'),
-        ('blank_warehouse_id', 'warehouse_id is empty'),
-        ('blank_session_id', 'session_id is empty'),
-        ('blank_event_id', 'event_id is empty'),
-        ('invalid_line_number', 'line_number is empty, not an integer, or below 1'),
-        ('unparsable_date', 'the date is empty or not an ISO-8601 date (YYYY-MM-DD[THH:MM:SS])'),
-        ('impossible_date', 'the date is shaped like ISO-8601 but does not exist (e.g. 2025-02-30)'),
-        ('future_date', 'the date lies after the time the file was loaded'),
-        ('unparsable_quantity', 'the quantity is empty or not an integer'),
-        ('nonpositive_quantity', 'the quantity is zero or negative'),
-        ('negative_quantity', 'the quantity is negative'),
-        ('unparsable_price', 'the price is empty or not a decimal number'),
-        ('negative_price', 'the price is negative (0 is valid: a free item)'),
-        ('unparsable_cost', 'the cost is present but not a decimal number'),
-        ('negative_cost', 'the cost is negative'),
-        ('unknown_status', 'the status is not completed, cancelled or returned'),
-        ('unknown_loyalty_tier', 'the loyalty tier is not bronze, silver, gold or platinum'),
-        ('unknown_event_type', 'the event type is not sent, opened or clicked'),
-        ('duplicate_key', 'another, different line in the file already has this order_id and line_number')
+    ('blank_order_id', 'order_id is empty'),
+    ('blank_product_id', 'product_id is empty'),
+    ('blank_customer_id', 'customer_id is empty'),
+    ('blank_warehouse_id', 'warehouse_id is empty'),
+    ('blank_session_id', 'session_id is empty'),
+    ('blank_event_id', 'event_id is empty'),
+    ('invalid_line_number', 'line_number is empty, not an integer, or below 1'),
+    ('unparsable_date', 'the date is empty or not an ISO-8601 date (YYYY-MM-DD[THH:MM:SS])'),
+    ('impossible_date', 'the date is shaped like ISO-8601 but does not exist (e.g. 2025-02-30)'),
+    ('future_date', 'the date lies after the time the file was loaded'),
+    ('unparsable_quantity', 'the quantity is empty or not an integer'),
+    ('nonpositive_quantity', 'the quantity is zero or negative'),
+    ('negative_quantity', 'the quantity is negative'),
+    ('unparsable_price', 'the price is empty or not a decimal number'),
+    ('negative_price', 'the price is negative (0 is valid: a free item)'),
+    ('unparsable_cost', 'the cost is present but not a decimal number'),
+    ('negative_cost', 'the cost is negative'),
+    ('unknown_status', 'the status is not completed, cancelled or returned'),
+    ('unknown_loyalty_tier', 'the loyalty tier is not bronze, silver, gold or platinum'),
+    ('unknown_event_type', 'the event type is not sent, opened or clicked'),
+    ('duplicate_key', 'another, different line in the file already has this order_id and line_number')
 
 )
 
