@@ -16,10 +16,10 @@ orders as (
 
 ),
 
-customer_orders as (
+customer_months as (
 
     -- per-customer figures follow each line's own customer (DECISIONS.md: Customer of a sale)
-    select * from {{ ref('int_customer_orders') }}
+    select * from {{ ref('int_customer_sale_months') }}
 
 ),
 
@@ -80,46 +80,16 @@ sale_orders as (
 
 ),
 
-customer_sale_orders as (
-
-    select
-        counted_days.month_start,
-        customer_orders.customer_id
-    from customer_orders
-    inner join counted_days on customer_orders.order_date = counted_days.date_day
-    where
-        customer_orders.is_sale
-        and customer_orders.customer_id <> '{{ var("unknown_member_id") }}'
-
-),
-
-first_sale_months as (
-
-    select
-        customer_id,
-        min(month_start) as first_sale_month
-    from customer_sale_orders
-    group by customer_id
-
-),
-
 monthly_customers as (
 
     select
-        month_start,
-        count(distinct customer_id) as customers
-    from customer_sale_orders
-    group by month_start
-
-),
-
-monthly_new_customers as (
-
-    select
-        first_sale_month as month_start,
-        count(*) as new_customers
-    from first_sale_months
-    group by first_sale_month
+        customer_months.month_start,
+        count(*) as customers,
+        sum(case when customer_months.is_first_sale_month then 1 else 0 end) as new_customers
+    from customer_months
+    cross join as_of
+    where customer_months.first_order_date <= as_of.as_of_date
+    group by customer_months.month_start
 
 ),
 
@@ -213,7 +183,7 @@ filled as (
         cast(coalesce(monthly_sales.orders, 0) as bigint) as orders,
         cast(coalesce(monthly_sales.units, 0) as bigint) as units,
         cast(coalesce(monthly_customers.customers, 0) as bigint) as customers,
-        cast(coalesce(monthly_new_customers.new_customers, 0) as bigint) as new_customers,
+        cast(coalesce(monthly_customers.new_customers, 0) as bigint) as new_customers,
         cast(coalesce(monthly_lines.known_customer_revenue, 0) as decimal(18, 2)) as known_customer_revenue,
         cast(coalesce(monthly_lines.guest_revenue, 0) as decimal(18, 2)) as guest_revenue,
         cast(coalesce(monthly_lines.order_lines, 0) as bigint) as order_lines,
@@ -228,7 +198,6 @@ filled as (
     from months
     left join monthly_sales on months.month_start = monthly_sales.month_start
     left join monthly_customers on months.month_start = monthly_customers.month_start
-    left join monthly_new_customers on months.month_start = monthly_new_customers.month_start
     left join monthly_lines on months.month_start = monthly_lines.month_start
     left join monthly_sessions on months.month_start = monthly_sessions.month_start
     left join monthly_email_counts on months.month_start = monthly_email_counts.month_start

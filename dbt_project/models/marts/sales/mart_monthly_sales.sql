@@ -1,7 +1,7 @@
 {#- One row per month of dim_date: completed sales of the month, zeros for a month without any.
     Built from fct_orders (an order has one date, so every order falls in exactly one month).
     customers counts distinct known customers (guests and the unknown member excluded) and
-    new_customers those whose first sale order falls in the month, both from int_customer_orders
+    new_customers those whose first sale order falls in the month, both from int_customer_sale_months
     (DECISIONS.md: Customer of a sale). -#}
 
 with orders as (
@@ -10,9 +10,9 @@ with orders as (
 
 ),
 
-customer_orders as (
+customer_months as (
 
-    select * from {{ ref('int_customer_orders') }}
+    select * from {{ ref('int_customer_sale_months') }}
 
 ),
 
@@ -45,46 +45,14 @@ sale_orders as (
 
 ),
 
-customer_sale_orders as (
-
-    select
-        calendar.month_start,
-        customer_orders.customer_id
-    from customer_orders
-    inner join calendar on customer_orders.order_date = calendar.date_day
-    where
-        customer_orders.is_sale
-        and customer_orders.customer_id <> '{{ var("unknown_member_id") }}'
-
-),
-
-first_sale_months as (
-
-    select
-        customer_id,
-        min(month_start) as first_sale_month
-    from customer_sale_orders
-    group by customer_id
-
-),
-
 monthly_customers as (
 
     select
-        month_start,
-        count(distinct customer_id) as customers
-    from customer_sale_orders
-    group by month_start
-
-),
-
-new_customers as (
-
-    select
-        first_sale_month as month_start,
-        count(*) as new_customers
-    from first_sale_months
-    group by first_sale_month
+        customer_months.month_start,
+        count(*) as customers,
+        sum(case when customer_months.is_first_sale_month then 1 else 0 end) as new_customers
+    from customer_months
+    group by customer_months.month_start
 
 ),
 
@@ -116,13 +84,12 @@ filled as (
         cast(coalesce(monthly_sales.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
         cast(coalesce(monthly_sales.margin, 0) as decimal(18, 2)) as margin,
         cast(coalesce(monthly_customers.customers, 0) as bigint) as customers,
-        cast(coalesce(new_customers.new_customers, 0) as bigint) as new_customers,
+        cast(coalesce(monthly_customers.new_customers, 0) as bigint) as new_customers,
         cast(coalesce(monthly_sales.guest_orders, 0) as bigint) as guest_orders,
         cast(coalesce(monthly_sales.guest_revenue, 0) as decimal(18, 2)) as guest_revenue
     from months
     left join monthly_sales on months.month_start = monthly_sales.month_start
     left join monthly_customers on months.month_start = monthly_customers.month_start
-    left join new_customers on months.month_start = new_customers.month_start
 
 ),
 
