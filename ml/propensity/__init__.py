@@ -1,0 +1,1 @@
+"""Purchase propensity: point-in-time customer features and next-window purchase labels."""

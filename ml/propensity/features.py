@@ -1,0 +1,243 @@
+"""Point-in-time features and labels for the purchase-propensity model.
+
+Every feature for a (customer, cutoff) pair reads only events dated strictly before the cutoff
+(``event date < cutoff``); windows are ``[cutoff - N days, cutoff)``. Labels read only
+``[cutoff, cutoff + horizon)``. Both functions run one DuckDB query over all cutoffs at once
+(the cutoffs are a table joined in), so building a training set with many cutoffs costs one scan.
+
+Caveat: ``loyalty_tier`` and ``country_code`` come from ``marts.dim_customers``, a current snapshot
+with no history. The sample generator derives the tier from spend over the whole period, so the
+tier carries information from after the cutoff; treat it as leaky until a dated tier history exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+ORDER_WINDOWS_DAYS: tuple[int, ...] = (30, 90, 365)
+EMAIL_WINDOW_DAYS = 90
+WEB_WINDOWS_DAYS: tuple[int, ...] = (30, 90)
+
+# Same expression for the column list and the per-line grouping, so a share column always
+# matches its rows. Accents are stripped first so that "Beauté" and "Beaute" share a column.
+_SLUG_SQL = (
+    "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
+    "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
+)
+_SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
+
+# The population: known customers registered on or before each cutoff. Customers without
+# registered_on have no tenure and are left out.
+_POPULATION_CTES = """
+cutoffs as (
+    select distinct unnest($cutoffs::date[]) as cutoff
+),
+
+population as (
+    select c.customer_id, k.cutoff, c.registered_on, c.loyalty_tier, c.country_code
+    from marts.dim_customers as c
+    cross join cutoffs as k
+    where not c.is_unknown_member and c.registered_on <= k.cutoff
+)
+"""
+
+
+def _normalise_cutoffs(cutoffs: list[date]) -> list[date]:
+    if not cutoffs:
+        raise ValueError("at least one cutoff is required")
+    out: set[date] = set()
+    for cutoff in cutoffs:
+        # datetime is a subclass of date; a time of day would silently shift the boundary.
+        if isinstance(cutoff, datetime):
+            cutoff = cutoff.date()
+        if not isinstance(cutoff, date):
+            raise TypeError(f"cutoff must be a datetime.date, got {type(cutoff).__name__}")
+        out.add(cutoff)
+    return sorted(out)
+
+
+def _category_slugs(con: duckdb.DuckDBPyConnection, max_cutoff: date) -> list[str]:
+    """Category slugs seen in sale lines before the latest cutoff.
+
+    Restricting to lines before the latest cutoff keeps the column set free of future data too:
+    a category first sold after every cutoff does not add a (constant zero) column.
+    """
+    sql = f"""
+        select distinct {_SLUG_SQL.format(col="category")} as slug
+        from marts.fct_order_lines
+        where is_sale and order_date < $max_cutoff
+        order by slug
+    """
+    slugs = [row[0] for row in con.execute(sql, {"max_cutoff": max_cutoff}).fetchall()]
+    # Slugs become SQL identifiers and literals below; the slug expression guarantees this shape.
+    unsafe = [s for s in slugs if not _SAFE_SLUG.match(s)]
+    if unsafe:
+        raise ValueError(f"unexpected category slugs: {unsafe}")
+    return slugs
+
+
+def build_features(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.DataFrame:
+    """One row per (known customer registered on or before the cutoff, cutoff); see module docstring."""
+    cutoff_list = _normalise_cutoffs(cutoffs)
+    slugs = _category_slugs(con, cutoff_list[-1])
+
+    order_aggs = ",\n        ".join(
+        [f"count(*) filter (where o.order_date >= p.cutoff - {n}) as orders_{n}d" for n in ORDER_WINDOWS_DAYS]
+        + [f"sum(o.revenue) filter (where o.order_date >= p.cutoff - {n}) as revenue_{n}d" for n in ORDER_WINDOWS_DAYS]
+    )
+    web_aggs = ",\n        ".join(
+        f"count(*) filter (where s.session_date >= p.cutoff - {n}) as web_visits_{n}d" for n in WEB_WINDOWS_DAYS
+    )
+    mix_aggs = "".join(f",\n        sum(revenue) filter (where slug = '{s}') as rev_{s}" for s in slugs)
+
+    order_cols = ",\n    ".join(
+        [f"coalesce(o.orders_{n}d, 0) as orders_{n}d" for n in ORDER_WINDOWS_DAYS]
+        + [f"coalesce(o.revenue_{n}d, 0)::double as revenue_{n}d" for n in ORDER_WINDOWS_DAYS]
+    )
+    web_cols = ",\n    ".join(f"coalesce(w.web_visits_{n}d, 0) as web_visits_{n}d" for n in WEB_WINDOWS_DAYS)
+    # A customer with no revenue (or only zero-priced sales) gets 0 in every share, not null.
+    share_cols = "".join(
+        f",\n    coalesce(m.rev_{s} / nullif(m.total_revenue, 0), 0)::double as share_{s}" for s in slugs
+    )
+
+    sql = f"""
+with
+{_POPULATION_CTES},
+
+orders as (
+    select
+        p.customer_id,
+        p.cutoff,
+        max(o.order_date) as last_order_date,
+        count(*) as lifetime_orders,
+        sum(o.revenue) as lifetime_revenue,
+        {order_aggs}
+    from population as p
+    inner join intermediate.int_customer_orders as o
+        on o.customer_id = p.customer_id and o.is_sale and o.order_date < p.cutoff
+    group by p.customer_id, p.cutoff
+),
+
+emails as (
+    select
+        p.customer_id,
+        p.cutoff,
+        max(e.event_date) as last_contact_date,
+        count(*) filter (where e.event_type = 'sent' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as sent,
+        count(*) filter (where e.event_type = 'opened' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as opened,
+        count(*) filter (where e.event_type = 'clicked' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as clicked
+    from population as p
+    inner join staging.stg_shop__email_events as e
+        on e.customer_id = p.customer_id and e.event_date < p.cutoff
+    group by p.customer_id, p.cutoff
+),
+
+web as (
+    select
+        p.customer_id,
+        p.cutoff,
+        {web_aggs}
+    from population as p
+    inner join staging.stg_shop__web_sessions as s
+        on s.customer_id = p.customer_id
+        and s.session_date < p.cutoff
+        and s.session_date >= p.cutoff - {max(WEB_WINDOWS_DAYS)}
+    group by p.customer_id, p.cutoff
+),
+
+category_revenue as (
+    -- Lines, not orders: an order can mix categories.
+    select p.customer_id, p.cutoff, {_SLUG_SQL.format(col="l.category")} as slug, sum(l.revenue) as revenue
+    from population as p
+    inner join marts.fct_order_lines as l
+        on l.customer_id = p.customer_id and l.is_sale and l.order_date < p.cutoff
+    group by all
+),
+
+category_mix as (
+    select
+        customer_id,
+        cutoff,
+        sum(revenue) as total_revenue{mix_aggs}
+    from category_revenue
+    group by customer_id, cutoff
+)
+
+select
+    p.customer_id,
+    p.cutoff,
+    p.cutoff - o.last_order_date as days_since_last_order,
+    {order_cols},
+    p.cutoff - p.registered_on as tenure_days,
+    (o.lifetime_revenue / o.lifetime_orders)::double as average_order_value,
+    p.cutoff - e.last_contact_date as days_since_last_contact,
+    coalesce(e.sent, 0) as emails_sent_90d,
+    coalesce(e.opened, 0) as emails_opened_90d,
+    coalesce(e.clicked, 0) as emails_clicked_90d,
+    (e.opened / nullif(e.sent, 0))::double as open_rate_90d,
+    {web_cols},
+    p.loyalty_tier,
+    p.country_code{share_cols}
+from population as p
+left join orders as o using (customer_id, cutoff)
+left join emails as e using (customer_id, cutoff)
+left join web as w using (customer_id, cutoff)
+left join category_mix as m using (customer_id, cutoff)
+order by p.cutoff, p.customer_id
+"""
+    df = con.execute(sql, {"cutoffs": cutoff_list}).df()
+    logger.info(
+        "built %d feature rows for %d cutoff(s) with %d category share column(s)",
+        len(df),
+        len(cutoff_list),
+        len(slugs),
+    )
+    return df
+
+
+def build_labels(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int = 30) -> pd.DataFrame:
+    """label = 1 when the customer has a sale order with order_date in [cutoff, cutoff + horizon_days).
+
+    Same population as build_features, so the two frames join one-to-one on (customer_id, cutoff).
+    """
+    if horizon_days <= 0:
+        raise ValueError(f"horizon_days must be positive, got {horizon_days}")
+    cutoff_list = _normalise_cutoffs(cutoffs)
+    sql = f"""
+with
+{_POPULATION_CTES},
+
+buyers as (
+    select distinct p.customer_id, p.cutoff
+    from population as p
+    inner join intermediate.int_customer_orders as o
+        on o.customer_id = p.customer_id
+        and o.is_sale
+        and o.order_date >= p.cutoff
+        and o.order_date < p.cutoff + $horizon_days::integer
+)
+
+select
+    p.customer_id,
+    p.cutoff,
+    (b.customer_id is not null)::integer as label
+from population as p
+left join buyers as b using (customer_id, cutoff)
+order by p.cutoff, p.customer_id
+"""
+    df = con.execute(sql, {"cutoffs": cutoff_list, "horizon_days": horizon_days}).df()
+    logger.info(
+        "built %d label rows for %d cutoff(s), horizon %d days, positive rate %.3f",
+        len(df),
+        len(cutoff_list),
+        horizon_days,
+        df["label"].mean() if len(df) else float("nan"),
+    )
+    return df
