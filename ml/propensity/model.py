@@ -1,0 +1,402 @@
+"""Train, evaluate and apply the 30-day purchase-propensity model.
+
+Time layout (``horizon_days`` = H, default 30), all windows half-open ``[start, end)``:
+
+* evaluation cutoff ``E = as_of - H + 1``: the latest full window, labels in ``[E, E + H)`` (ends on ``as_of``);
+* training cutoffs ``E - H, E - 2H, ...`` (at most ``max_training_cutoffs``, all after the first sale), so
+  every training label window ends on or before ``E``: nothing the model learns from overlaps evaluation;
+* the most recent training cutoff is the validation set used to pick between a random forest and a
+  gradient-boosted model (each fitted on the older cutoffs); the winner is refitted on every training
+  cutoff and calibrated with ``CalibratedClassifierCV(cv=3)``.
+
+``loyalty_tier`` is excluded: in the sample it is derived from spend over the whole period (leaky).
+The RFM baseline ranks the evaluation cutoff's customers by recency + frequency + monetary quintiles.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from ml.propensity.features import build_features, build_labels
+
+logger = logging.getLogger(__name__)
+
+KEY_COLUMNS: tuple[str, ...] = ("customer_id", "cutoff")
+EXCLUDED_COLUMNS: tuple[str, ...] = ("loyalty_tier", "label")  # tier is leaky in the sample (features.py)
+CATEGORICAL_COLUMN = "country_code"
+MISSING_DAYS = 9999.0  # "never happened" for days_since_* columns, with an is-missing flag next to it
+MISSING_SUFFIX = "_missing"
+COUNTRY_PREFIX = "country_"
+UNKNOWN_COUNTRY = "unknown"
+MAX_TRAINING_CUTOFFS = 12
+# Isotonic calibration needs many positives per fold to be stable; below this, fall back to sigmoid.
+ISOTONIC_MIN_POSITIVES = 1000
+
+HOT_THRESHOLD = 70.0
+WARM_THRESHOLD = 40.0
+SEGMENT_ACTIONS: dict[str, str] = {
+    "Hot": "Call now",
+    "Warm": "Follow up within 48 hours",
+    "Cold": "Automated email nurture",
+}
+N_REASONS = 3
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    model: Any  # fitted CalibratedClassifierCV
+    model_name: str
+    feature_names: list[str]
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    training_cutoffs: list[date]
+    validation_cutoff: date
+    eval_cutoff: date
+    validation_auc: dict[str, float]
+    calibration_method: str
+    country_categories: list[str]
+    # Per-feature training statistics used to explain scores (aligned with feature_names).
+    feature_means: np.ndarray = field(repr=False)
+    feature_stds: np.ndarray = field(repr=False)
+    feature_signs: np.ndarray = field(repr=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Cutoffs and design matrix
+# --------------------------------------------------------------------------------------------
+
+
+def plan_cutoffs(
+    first_order: date, as_of: date, horizon_days: int = 30, max_training_cutoffs: int = MAX_TRAINING_CUTOFFS
+) -> tuple[date, list[date]]:
+    """Return (eval cutoff, training cutoffs oldest first); see the module docstring."""
+    if horizon_days <= 0:
+        raise ValueError(f"horizon_days must be positive, got {horizon_days}")
+    eval_cutoff = as_of - timedelta(days=horizon_days - 1)
+    step = timedelta(days=horizon_days)
+    training = [eval_cutoff - step * k for k in range(1, max_training_cutoffs + 1)]
+    training = sorted(c for c in training if c > first_order)
+    if len(training) < 2:
+        raise ValueError(
+            f"need at least two training cutoffs after the first order ({first_order}) "
+            f"and before {eval_cutoff - step}; got {len(training)}"
+        )
+    return eval_cutoff, training
+
+
+def _first_order_date(con: duckdb.DuckDBPyConnection) -> date:
+    row = con.execute("select min(order_date) from intermediate.int_customer_orders where is_sale").fetchone()
+    if row is None or row[0] is None:
+        raise ValueError("no sale orders in intermediate.int_customer_orders")
+    return row[0]
+
+
+def _numeric_feature_columns(features: pd.DataFrame) -> list[str]:
+    skip = {*KEY_COLUMNS, *EXCLUDED_COLUMNS, CATEGORICAL_COLUMN}
+    return [
+        c
+        for c in features.columns
+        if c not in skip and pd.api.types.is_numeric_dtype(features[c]) and not pd.api.types.is_bool_dtype(features[c])
+    ]
+
+
+def _countries(features: pd.DataFrame) -> pd.Series:
+    return features[CATEGORICAL_COLUMN].astype("object").where(features[CATEGORICAL_COLUMN].notna(), UNKNOWN_COUNTRY)
+
+
+def design_matrix(
+    features: pd.DataFrame, country_categories: list[str], feature_names: list[str] | None = None
+) -> pd.DataFrame:
+    """Numeric model input: nulls filled deterministically, country one-hot, columns aligned to the model.
+
+    ``days_since_*`` nulls (never ordered / never contacted) become 9999 plus a ``*_missing`` flag; every other
+    null (rates, average order value) becomes 0. With ``feature_names`` the columns are reindexed to the
+    training layout (a category share column unknown at training time is dropped, a missing one is 0).
+    """
+    numeric = _numeric_feature_columns(features)
+    x = features[numeric].astype("float64")
+    days_cols = [c for c in numeric if c.startswith("days_since_")]
+    flags = x[days_cols].isna().astype("float64").add_suffix(MISSING_SUFFIX)
+    x[days_cols] = x[days_cols].fillna(MISSING_DAYS)
+    x = x.fillna(0.0)
+    countries = _countries(features).to_numpy()
+    one_hot = pd.DataFrame(
+        (countries[:, None] == np.asarray(country_categories, dtype=object)[None, :]).astype("float64"),
+        columns=[f"{COUNTRY_PREFIX}{c}" for c in country_categories],
+        index=features.index,
+    )
+    out = pd.concat([x, flags, one_hot], axis=1)
+    if feature_names is not None:
+        out = out.reindex(columns=feature_names, fill_value=0.0)
+    return out
+
+
+def _training_frame(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int) -> pd.DataFrame:
+    features = build_features(con, cutoffs)
+    labels = build_labels(con, cutoffs, horizon_days=horizon_days)
+    return features.merge(labels, on=list(KEY_COLUMNS), how="inner", validate="one_to_one")
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics and baseline
+# --------------------------------------------------------------------------------------------
+
+
+def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float:
+    """Positive rate among the top 10 % by score (ties broken by position, stable) / overall positive rate."""
+    y = np.asarray(y, dtype=float)
+    if len(y) == 0 or y.mean() == 0:
+        return float("nan")
+    n_top = max(1, int(np.ceil(0.1 * len(y))))
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    return float(y[order[:n_top]].mean() / y.mean())
+
+
+def evaluate(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    y = np.asarray(y, dtype=int)
+    both_classes = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, probability)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y, probability)) if both_classes else float("nan"),
+        "brier": float(brier_score_loss(y, probability)),
+        "top_decile_lift": top_decile_lift(y, probability),
+        "positive_rate": float(y.mean()) if len(y) else float("nan"),
+        "n": float(len(y)),
+    }
+
+
+def _quintile(values: pd.Series, ascending: bool) -> pd.Series:
+    pct = values.rank(pct=True, ascending=ascending, method="average")
+    return np.ceil(pct * 5).clip(1, 5)
+
+
+def rfm_score(features: pd.DataFrame) -> pd.Series:
+    """Recency + frequency + monetary quintile scores (each 1-5, 5 = best), summed: 3..15."""
+    recency = features["days_since_last_order"].astype("float64").fillna(MISSING_DAYS)
+    frequency = features["orders_365d"].astype("float64").fillna(0.0)
+    monetary = features["revenue_365d"].astype("float64").fillna(0.0)
+    # Fewer days since the last order is better, so the largest gap ranks lowest.
+    return _quintile(recency, ascending=False) + _quintile(frequency, True) + _quintile(monetary, True)
+
+
+def _min_max(score: pd.Series) -> np.ndarray:
+    values = score.to_numpy(dtype=float)
+    span = values.max() - values.min() if len(values) else 0.0
+    return (values - values.min()) / span if span > 0 else np.full(len(values), 0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+def _candidates(seed: int) -> dict[str, Any]:
+    return {
+        "random_forest": RandomForestClassifier(random_state=seed, n_estimators=200, min_samples_leaf=20, n_jobs=1),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
+    }
+
+
+def _correlation_signs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=0)
+    yc = y - y.mean()
+    return np.sign(xc.T @ yc)  # sign of the covariance == sign of the correlation; 0 for constant columns
+
+
+def train_and_evaluate(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    horizon_days: int = 30,
+    seed: int = 0,
+    max_training_cutoffs: int = MAX_TRAINING_CUTOFFS,
+) -> TrainingResult:
+    eval_cutoff, training_cutoffs = plan_cutoffs(_first_order_date(con), as_of, horizon_days, max_training_cutoffs)
+    validation_cutoff = training_cutoffs[-1]
+    logger.info(
+        "eval cutoff %s, %d training cutoffs %s..%s, validation cutoff %s",
+        eval_cutoff,
+        len(training_cutoffs),
+        training_cutoffs[0],
+        training_cutoffs[-1],
+        validation_cutoff,
+    )
+
+    train = _training_frame(con, training_cutoffs, horizon_days)
+    country_categories = sorted(_countries(train).unique().tolist())
+    x_all = design_matrix(train, country_categories)
+    feature_names = list(x_all.columns)
+    y_all = train["label"].to_numpy(dtype=int)
+    is_validation = (train["cutoff"] == pd.Timestamp(validation_cutoff)).to_numpy()
+    if len(np.unique(y_all[~is_validation])) < 2:
+        raise ValueError("training cutoffs before the validation cutoff contain a single class")
+
+    validation_auc: dict[str, float] = {}
+    for name, estimator in _candidates(seed).items():
+        estimator.fit(x_all[~is_validation], y_all[~is_validation])
+        y_val = y_all[is_validation]
+        proba = estimator.predict_proba(x_all[is_validation])[:, 1]
+        validation_auc[name] = float(roc_auc_score(y_val, proba)) if len(np.unique(y_val)) == 2 else float("nan")
+        logger.info("validation ROC AUC %s = %.4f", name, validation_auc[name])
+    # nan (single-class validation) never wins; ties go to the first candidate.
+    model_name = max(validation_auc, key=lambda k: -np.inf if np.isnan(validation_auc[k]) else validation_auc[k])
+
+    n_pos = int(y_all.sum())
+    method = "isotonic" if n_pos >= ISOTONIC_MIN_POSITIVES else "sigmoid"
+    model = CalibratedClassifierCV(_candidates(seed)[model_name], method=method, cv=3)
+    model.fit(x_all, y_all)
+    logger.info("chose %s, calibrated (%s) on %d rows (%d positives)", model_name, method, len(y_all), n_pos)
+
+    evaluation = _training_frame(con, [eval_cutoff], horizon_days)
+    y_eval = evaluation["label"].to_numpy(dtype=int)
+    proba_eval = model.predict_proba(design_matrix(evaluation, country_categories, feature_names))[:, 1]
+    metrics = evaluate(y_eval, proba_eval)
+    baseline = rfm_score(evaluation)
+    baseline_metrics = evaluate(y_eval, _min_max(baseline))
+    # Ranking metrics for the baseline use the raw score (min-max is monotone, so they are identical).
+    logger.info("eval metrics %s; RFM baseline %s", metrics, baseline_metrics)
+
+    x_values = x_all.to_numpy(dtype=float)
+    stds = x_values.std(axis=0)
+    return TrainingResult(
+        model=model,
+        model_name=model_name,
+        feature_names=feature_names,
+        metrics=metrics,
+        baseline_metrics=baseline_metrics,
+        training_cutoffs=training_cutoffs,
+        validation_cutoff=validation_cutoff,
+        eval_cutoff=eval_cutoff,
+        validation_auc=validation_auc,
+        calibration_method=method,
+        country_categories=country_categories,
+        feature_means=x_values.mean(axis=0),
+        feature_stds=np.where(stds > 0, stds, 1.0),
+        feature_signs=_correlation_signs(x_values, y_all.astype(float)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring and explanations
+# --------------------------------------------------------------------------------------------
+
+
+def assign_segments(score: pd.Series | np.ndarray) -> np.ndarray:
+    """'Hot' >= 70, 'Warm' 40-69.9, 'Cold' < 40 (on the rounded 0-100 score)."""
+    values = np.asarray(score, dtype=float)
+    return np.where(values >= HOT_THRESHOLD, "Hot", np.where(values >= WARM_THRESHOLD, "Warm", "Cold"))
+
+
+def _fmt_int(values: pd.Series) -> np.ndarray:
+    return np.char.mod("%d", np.rint(values.to_numpy(dtype=float)).astype(np.int64))
+
+
+def _fmt_money(values: pd.Series) -> np.ndarray:
+    return np.char.mod("%.2f", values.to_numpy(dtype=float))
+
+
+def _times(values: pd.Series) -> np.ndarray:
+    return np.where(np.rint(values.to_numpy(dtype=float)) == 1, "time", "times")
+
+
+def _cat(*parts: np.ndarray | str) -> np.ndarray:
+    out: np.ndarray | str = ""
+    for part in parts:
+        out = np.char.add(out, part)
+    return np.asarray(out, dtype=str)
+
+
+def _sentences(feature: str, raw: pd.DataFrame) -> np.ndarray | None:
+    """Plain-language description of ``feature`` for every row of ``raw`` (the unfilled build_features frame).
+
+    Returns None for features that are not explained (missing flags, country indicators).
+    """
+    if feature.endswith(MISSING_SUFFIX) or feature.startswith(COUNTRY_PREFIX) or feature not in raw.columns:
+        return None
+    col = raw[feature]
+    missing = col.isna().to_numpy()
+    filled = col.astype("float64").fillna(0.0)
+    if feature.startswith("orders_") and feature.endswith("d"):
+        days = feature.removeprefix("orders_").removesuffix("d")
+        return _cat("Ordered ", _fmt_int(filled), " ", _times(filled), f" in the last {days} days")
+    if feature.startswith("revenue_") and feature.endswith("d"):
+        days = feature.removeprefix("revenue_").removesuffix("d")
+        return _cat("Spent ", _fmt_money(filled), f" in the last {days} days")
+    if feature.startswith("web_visits_") and feature.endswith("d"):
+        days = feature.removeprefix("web_visits_").removesuffix("d")
+        return _cat("Visited the site ", _fmt_int(filled), " ", _times(filled), f" in the last {days} days")
+    if feature == "days_since_last_order":
+        return np.where(missing, "Has not ordered yet", _cat("Last order ", _fmt_int(filled), " days ago"))
+    if feature == "days_since_last_contact":
+        return np.where(missing, "No e-mail activity yet", _cat("Last e-mail activity ", _fmt_int(filled), " days ago"))
+    if feature == "tenure_days":
+        return _cat("Customer for ", _fmt_int(filled), " days")
+    if feature == "average_order_value":
+        return np.where(missing, "No orders yet", _cat("Average order of ", _fmt_money(filled)))
+    if feature == "emails_sent_90d":
+        return _cat("Received ", _fmt_int(filled), " e-mails in the last 90 days")
+    if feature == "open_rate_90d":
+        return np.where(
+            missing,
+            "Not e-mailed in the last 90 days",
+            _cat("Opened ", _fmt_int(filled * 100), "% of e-mails (90 days)"),
+        )
+    if feature == "emails_opened_90d" and "emails_sent_90d" in raw.columns:
+        opened = raw["emails_opened_90d"].astype("float64").fillna(0.0)
+        sent = raw["emails_sent_90d"].astype("float64").fillna(0.0)
+        return _cat("Opened ", _fmt_int(opened), " of ", _fmt_int(sent), " e-mails in the last 90 days")
+    if feature == "emails_clicked_90d":
+        return _cat("Clicked ", _fmt_int(filled), " e-mail(s) in the last 90 days")
+    if feature.startswith("share_"):
+        category = feature.removeprefix("share_").replace("_", " ")
+        return _cat(_fmt_int(filled * 100), f"% of spend on {category}")
+    return _cat(f"{feature.replace('_', ' ').capitalize()}: ", np.char.mod("%g", filled.to_numpy(dtype=float)))
+
+
+def _reasons(result: TrainingResult, raw: pd.DataFrame, x: pd.DataFrame) -> list[list[str]]:
+    """Top-3 features pushing each customer's score up: standardised deviation from the training mean times the
+    sign of the feature's training correlation with the label. Ties keep the feature order (stable)."""
+    sentences: list[np.ndarray] = []
+    explained: list[int] = []
+    for j, name in enumerate(result.feature_names):
+        text = _sentences(name, raw)
+        if text is not None:
+            sentences.append(text)
+            explained.append(j)
+    idx = np.asarray(explained)
+    contribution = (x.to_numpy(dtype=float)[:, idx] - result.feature_means[idx]) / result.feature_stds[idx]
+    contribution *= result.feature_signs[idx]
+    top = np.argsort(-contribution, axis=1, kind="stable")[:, :N_REASONS]
+    text_matrix = np.column_stack(sentences) if sentences else np.empty((len(raw), 0), dtype=str)
+    return np.take_along_axis(text_matrix, top, axis=1).tolist()
+
+
+def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFrame:
+    """customer_id, score (calibrated probability x 100, 1 decimal), segment, action, reasons (3 sentences).
+
+    ``features`` is a build_features frame (typically a single cutoff); rows keep their order.
+    """
+    x = design_matrix(features, result.country_categories, result.feature_names)
+    proba = result.model.predict_proba(x)[:, 1]
+    score = np.round(proba * 100.0, 1)
+    segment = assign_segments(score)
+    out = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].to_numpy(),
+            "score": score,
+            "segment": segment,
+            "action": pd.Series(segment).map(SEGMENT_ACTIONS).to_numpy(),
+            "reasons": _reasons(result, features.reset_index(drop=True), x.reset_index(drop=True)),
+        }
+    )
+    logger.info("scored %d customers: %s", len(out), out["segment"].value_counts().to_dict())
+    return out

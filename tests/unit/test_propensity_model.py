@@ -1,0 +1,213 @@
+"""Propensity model on a small synthetic warehouse (same table layout as test_propensity_features.py).
+
+Each customer switches between an "active" and a "dormant" state month by month (a sticky Markov chain).
+Active customers visit the site, open and click e-mails and buy far more often, so recent activity and
+e-mail clicks predict a purchase in the next 30 days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.propensity.features import build_features
+from ml.propensity.model import (
+    SEGMENT_ACTIONS,
+    TrainingResult,
+    assign_segments,
+    plan_cutoffs,
+    score_customers,
+    train_and_evaluate,
+)
+from tests.unit.test_propensity_features import SCHEMA_SQL
+
+START = date(2024, 1, 1)
+AS_OF = date(2025, 12, 31)
+N_CUSTOMERS = 400
+N_DAYS = (AS_OF - START).days + 1
+HORIZON = 30
+
+
+def _dates(day_index: np.ndarray) -> pd.Series:
+    return pd.Series(pd.Timestamp(START) + pd.to_timedelta(day_index, unit="D"))
+
+
+def _make_synthetic_con(seed: int = 42) -> duckdb.DuckDBPyConnection:
+    rng = np.random.default_rng(seed)
+    n_months = N_DAYS // 30 + 1
+    active = np.zeros((N_CUSTOMERS, n_months), dtype=bool)
+    active[:, 0] = rng.random(N_CUSTOMERS) < 0.3
+    for m in range(1, n_months):  # loop over months, not rows
+        stay = rng.random(N_CUSTOMERS) < 0.8
+        wake = rng.random(N_CUSTOMERS) < 0.15
+        active[:, m] = np.where(active[:, m - 1], stay, wake)
+    day = np.arange(N_DAYS)
+    act = active[:, day // 30].astype(float)  # customers x days
+    registered = rng.integers(0, 180, N_CUSTOMERS)
+    alive = day[None, :] >= registered[:, None]
+    engagement = rng.uniform(0.5, 1.5, N_CUSTOMERS)[:, None]
+    ids = np.char.add("C", np.char.zfill(np.arange(N_CUSTOMERS).astype(str), 4))
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "loyalty_tier": rng.choice(["bronze", "silver", "gold"], N_CUSTOMERS),
+            "country_code": rng.choice(["FR", "DE", "NL"], N_CUSTOMERS),
+            "registered_on": _dates(registered),
+            "is_unknown_member": False,
+        }
+    )
+
+    cust, order_day = np.nonzero(alive & (rng.random(act.shape) < 0.002 + 0.025 * act * engagement))
+    lines = pd.DataFrame(
+        {
+            "order_id": np.char.add("O", np.arange(len(cust)).astype(str)),
+            "customer_id": ids[cust],
+            "category": rng.choice(["Books", "Electronics", "Home & Kitchen"], len(cust)),
+            "order_date": _dates(order_day),
+            "is_sale": rng.random(len(cust)) < 0.95,
+            "revenue": np.round(rng.gamma(2.0, 30.0, len(cust)), 2),
+        }
+    )
+
+    cust, web_day = np.nonzero(alive & (rng.random(act.shape) < 0.01 + 0.12 * act))
+    sessions = pd.DataFrame({"customer_id": ids[cust], "session_date": _dates(web_day)})
+
+    sent = alive & ((day[None, :] - registered[:, None]) % 7 == 0)
+    opened = sent & (rng.random(act.shape) < 0.15 + 0.55 * act)
+    clicked = opened & (rng.random(act.shape) < 0.1 + 0.5 * act)
+    email_frames = []
+    for kind, mask in (("sent", sent), ("opened", opened), ("clicked", clicked)):
+        cust, email_day = np.nonzero(mask)
+        email_frames.append(
+            pd.DataFrame({"customer_id": ids[cust], "event_type": kind, "event_date": _dates(email_day)})
+        )
+    emails = pd.concat(email_frames, ignore_index=True)
+
+    con = duckdb.connect(":memory:")
+    con.execute(SCHEMA_SQL)
+    con.execute("insert into marts.dim_customers values ('UNKNOWN', null, null, null, true)")
+    for table, frame in (
+        ("marts.dim_customers", customers),
+        ("marts.fct_order_lines", lines),
+        ("staging.stg_shop__web_sessions", sessions),
+        ("staging.stg_shop__email_events", emails),
+    ):
+        con.register("frame", frame)
+        con.execute(f"insert into {table} by name select * from frame")
+        con.unregister("frame")
+    return con
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con()
+
+
+@pytest.fixture(scope="module")
+def trained(con: duckdb.DuckDBPyConnection) -> TrainingResult:
+    return train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0)
+
+
+@pytest.fixture(scope="module")
+def scored(con: duckdb.DuckDBPyConnection, trained: TrainingResult) -> pd.DataFrame:
+    return score_customers(trained, build_features(con, [trained.eval_cutoff]))
+
+
+def test_training_label_windows_end_before_evaluation(trained: TrainingResult) -> None:
+    assert trained.eval_cutoff == AS_OF - timedelta(days=HORIZON - 1)  # labels [2025-12-02, 2026-01-01)
+    cutoffs = trained.training_cutoffs
+    assert 2 <= len(cutoffs) <= 12
+    assert cutoffs == sorted(cutoffs)
+    assert all(c <= trained.eval_cutoff - timedelta(days=HORIZON) for c in cutoffs)
+    assert all(c + timedelta(days=HORIZON) <= trained.eval_cutoff for c in cutoffs)  # no label window overlap
+    assert {(b - a).days for a, b in itertools.pairwise(cutoffs)} == {30}
+    assert trained.validation_cutoff == cutoffs[-1]
+
+
+def test_feature_set_excludes_leaky_and_key_columns(trained: TrainingResult) -> None:
+    names = set(trained.feature_names)
+    assert names.isdisjoint({"loyalty_tier", "label", "customer_id", "cutoff", "country_code"})
+    assert {"country_DE", "country_FR", "country_NL"} <= names
+    assert {"days_since_last_order", "days_since_last_order_missing", "emails_clicked_90d"} <= names
+
+
+def test_model_learns_the_synthetic_signal(trained: TrainingResult) -> None:
+    assert set(trained.validation_auc) == {"random_forest", "hist_gradient_boosting"}
+    assert trained.model_name in trained.validation_auc
+    assert trained.validation_auc[trained.model_name] == max(trained.validation_auc.values())
+    auc = trained.metrics["roc_auc"]
+    assert auc > 0.6
+    assert auc >= trained.baseline_metrics["roc_auc"] or auc > 0.6
+    assert trained.metrics["top_decile_lift"] > 1.0
+    assert 0.0 <= trained.metrics["brier"] <= 1.0
+    assert set(trained.baseline_metrics) == set(trained.metrics)
+
+
+def test_scores_segments_and_actions(scored: pd.DataFrame) -> None:
+    assert list(scored.columns) == ["customer_id", "score", "segment", "action", "reasons"]
+    assert scored["customer_id"].is_unique
+    assert scored["score"].between(0, 100).all()
+    assert (scored["score"] == scored["score"].round(1)).all()
+    expected = np.where(scored["score"] >= 70, "Hot", np.where(scored["score"] >= 40, "Warm", "Cold"))
+    assert (scored["segment"].to_numpy() == expected).all()
+    assert (scored["action"] == scored["segment"].map(SEGMENT_ACTIONS)).all()
+
+
+def test_segment_thresholds_exact() -> None:
+    got = assign_segments(pd.Series([69.9, 70.0, 39.9, 40.0, 0.0, 100.0]))
+    assert got.tolist() == ["Warm", "Hot", "Cold", "Warm", "Cold", "Hot"]
+
+
+class _FixedProbabilities:
+    def __init__(self, p: np.ndarray) -> None:
+        self.p = p
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        assert len(x) == len(self.p)
+        return np.column_stack([1 - self.p, self.p])
+
+
+def test_segment_thresholds_through_score_customers(con: duckdb.DuckDBPyConnection, trained: TrainingResult) -> None:
+    features = build_features(con, [trained.eval_cutoff]).head(4)
+    stub = dataclasses.replace(trained, model=_FixedProbabilities(np.array([0.699, 0.70, 0.399, 0.40])))
+    out = score_customers(stub, features)
+    assert out["score"].tolist() == [69.9, 70.0, 39.9, 40.0]
+    assert out["segment"].tolist() == ["Warm", "Hot", "Cold", "Warm"]
+    follow_up, call, nurture = SEGMENT_ACTIONS["Warm"], SEGMENT_ACTIONS["Hot"], SEGMENT_ACTIONS["Cold"]
+    assert (follow_up, call, nurture) == ("Follow up within 48 hours", "Call now", "Automated email nurture")
+    assert out["action"].tolist() == [follow_up, call, nurture, follow_up]
+
+
+def test_same_seed_gives_identical_scores(trained: TrainingResult, scored: pd.DataFrame) -> None:
+    con2 = _make_synthetic_con()  # a fresh connection over identical data
+    again = train_and_evaluate(con2, AS_OF, horizon_days=HORIZON, seed=0)
+    assert again.model_name == trained.model_name
+    assert again.validation_auc == trained.validation_auc
+    assert again.metrics == trained.metrics
+    rescored = score_customers(again, build_features(con2, [again.eval_cutoff]))
+    pd.testing.assert_frame_equal(rescored, scored)
+
+
+def test_reasons_are_three_plain_sentences(scored: pd.DataFrame) -> None:
+    reasons = scored["reasons"]
+    assert reasons.map(len).eq(3).all()
+    flat = pd.Series([r for row in reasons for r in row])
+    assert flat.map(lambda s: isinstance(s, str) and s.strip() != "").all()
+    assert reasons.map(lambda row: len(set(row)) == 3).all()
+    assert not flat.str.contains("_").any()  # plain words, not column names
+    assert flat.str.contains(r"^(?:Ordered|Visited the site|Opened|Last order|Clicked|Spent)").any()
+
+
+def test_plan_cutoffs_needs_history() -> None:
+    eval_cutoff, cutoffs = plan_cutoffs(date(2025, 9, 5), AS_OF)
+    assert eval_cutoff == date(2025, 12, 2)
+    assert cutoffs == [date(2025, 10, 3), date(2025, 11, 2)]
+    with pytest.raises(ValueError):
+        plan_cutoffs(date(2025, 10, 10), AS_OF)
