@@ -207,36 +207,10 @@ final as (
     select
         period_start,
         as_of_date,
-        revenue,
-        cost,
-        costed_revenue,
-        margin,
-        {{ comptoir.exact_ratio('margin', 'costed_revenue') }} as margin_pct,
-        orders,
-        units,
-        customers,
+        {{ kpi_sales_columns() }},
         customers as new_customers,
         repeat_customers,
-        {{ comptoir.exact_money_ratio('revenue', 'orders') }} as average_order_value,
-        known_customer_revenue,
-        {{ comptoir.exact_money_ratio('known_customer_revenue', 'customers') }} as revenue_per_customer,
-        guest_revenue,
-        {{ comptoir.exact_ratio('guest_revenue', 'revenue') }} as guest_revenue_share,
-        {{ comptoir.exact_ratio('repeat_customers', 'customers') }} as repeat_purchase_rate,
-        order_lines,
-        completed_lines,
-        cancelled_lines,
-        returned_lines,
-        {{ comptoir.exact_ratio('cancelled_lines', 'order_lines') }} as cancellation_rate,
-        {{ comptoir.exact_ratio('returned_lines', 'completed_lines + returned_lines') }} as return_rate,
-        sessions,
-        converted_sessions,
-        {{ comptoir.exact_ratio('converted_sessions', 'sessions') }} as conversion_rate,
-        emails_sent,
-        emails_opened,
-        emails_clicked,
-        {{ comptoir.exact_ratio('emails_opened', 'emails_sent') }} as email_open_rate,
-        {{ comptoir.exact_ratio('emails_clicked', 'emails_sent') }} as email_click_rate
+        {{ kpi_rate_columns('repeat_customers') }}
     from combined
 
 )

@@ -208,36 +208,10 @@ final as (
 
     select
         month_start,
-        revenue,
-        cost,
-        costed_revenue,
-        margin,
-        {{ comptoir.exact_ratio('margin', 'costed_revenue') }} as margin_pct,
-        orders,
-        units,
-        customers,
+        {{ kpi_sales_columns() }},
         new_customers,
         customers - new_customers as returning_customers,
-        {{ comptoir.exact_money_ratio('revenue', 'orders') }} as average_order_value,
-        known_customer_revenue,
-        {{ comptoir.exact_money_ratio('known_customer_revenue', 'customers') }} as revenue_per_customer,
-        guest_revenue,
-        {{ comptoir.exact_ratio('guest_revenue', 'revenue') }} as guest_revenue_share,
-        {{ comptoir.exact_ratio('customers - new_customers', 'customers') }} as repeat_purchase_rate,
-        order_lines,
-        completed_lines,
-        cancelled_lines,
-        returned_lines,
-        {{ comptoir.exact_ratio('cancelled_lines', 'order_lines') }} as cancellation_rate,
-        {{ comptoir.exact_ratio('returned_lines', 'completed_lines + returned_lines') }} as return_rate,
-        sessions,
-        converted_sessions,
-        {{ comptoir.exact_ratio('converted_sessions', 'sessions') }} as conversion_rate,
-        emails_sent,
-        emails_opened,
-        emails_clicked,
-        {{ comptoir.exact_ratio('emails_opened', 'emails_sent') }} as email_open_rate,
-        {{ comptoir.exact_ratio('emails_clicked', 'emails_sent') }} as email_click_rate
+        {{ kpi_rate_columns('customers - new_customers') }}
     from filled
 
 )
