@@ -63,7 +63,7 @@ def generate_from_config(out_dir: Path, cfg: GeneratorConfig) -> dict:
             defects: dict[str, int] = {}
             product_defects = export_products(cfg, cat, out_dir)
             defects |= product_defects
-            order_defects, stats = export_orders(con, cfg, out_dir)
+            order_defects, stats, fraud_ids = export_orders(con, cfg, out_dir)
             defects |= order_defects
             defects |= export_customers(con, cfg, out_dir)
             inv_defects, inv_stats = export_inventory(con, cfg, cal, cat, out_dir)
@@ -82,6 +82,9 @@ def generate_from_config(out_dir: Path, cfg: GeneratorConfig) -> dict:
         "rows": file_rows(out_dir),
         "defects": defects,
         "stats": stats,
+        # The planted fraud-like orders (valid rows; see generator/fraud.py), sorted: the answer key
+        # for the order-anomaly detector.
+        "fraud_order_ids": fraud_ids,
     }
     write_manifest(manifest, out_dir / MANIFEST_FILE)
     log.info("generated %s in %.1fs", out_dir, time.perf_counter() - started)

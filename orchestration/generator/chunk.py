@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from .calendar import Calendar
 from .catalog import Catalog
 from .config import GeneratorConfig, Purpose
+from .defects import product_defect_plan
 from .engagement import (
     browse_boost,
     click_boost,
@@ -20,6 +21,7 @@ from .engagement import (
     simulate_sessions,
     simulate_warmth,
 )
+from .fraud import expensive_products, plan_fraud
 from .geo import COUNTRIES, COUNTRY_NAMES, COUNTRY_WEIGHTS, build_addresses, draw_cities
 from .orders import (
     GUEST_ORDER_SHARE,
@@ -92,21 +94,31 @@ def simulate_chunk(cfg: GeneratorConfig, cal: Calendar, cat: Catalog, chunk: int
     order_cust = np.concatenate([cust, np.full(n_guest, -1)])
     order_ts = np.concatenate([ts, g_ts])
     order_key = _key(chunk, np.arange(order_cust.size))
-    order_addr = np.concatenate([address.astype(str), g_address])
-    line_order = np.concatenate([lines.order, g_lines.order + n_cust_orders])
-    line_fields = {f: np.concatenate([getattr(lines, f), getattr(g_lines, f)])
+
+    # Fraud-like orders on top (valid rows, never given a defect): they get no web sessions.
+    pool = expensive_products(cat, product_defect_plan(cfg, cat).rejected(cat.n))
+    fraud = plan_fraud(cfg, people, cat, pool, order_cust.size, cust, day, chunk)
+    n_sim = order_cust.size
+    all_cust = np.concatenate([order_cust, fraud.customer])
+    all_ts = np.concatenate([order_ts, fraud.ts])
+    all_key = _key(chunk, np.arange(all_cust.size))
+    order_addr = np.concatenate([address.astype(str), g_address, fraud.address])
+    is_fraud = np.arange(all_cust.size) >= n_sim
+    line_order = np.concatenate([lines.order, g_lines.order + n_cust_orders, fraud.lines.order + n_sim])
+    line_fields = {f: np.concatenate([getattr(lines, f), getattr(g_lines, f), getattr(fraud.lines, f)])
                    for f in ("line_number", "product", "quantity", "unit_cents", "status")}
-    cust_num = np.where(order_cust >= 0, people.num[np.maximum(order_cust, 0)], 0)
+    cust_num = np.where(all_cust >= 0, people.num[np.maximum(all_cust, 0)], 0)
     _write(pa.table({
-        "order_key": order_key[line_order],
+        "order_key": all_key[line_order],
         "customer_num": cust_num[line_order],
         "line_number": line_fields["line_number"].astype(np.int32),
         "product": line_fields["product"].astype(np.int32),
         "quantity": line_fields["quantity"].astype(np.int32),
         "unit_cents": line_fields["unit_cents"],
-        "ts": order_ts[line_order],
+        "ts": all_ts[line_order],
         "status": line_fields["status"],
         "address": order_addr[line_order],
+        "fraud": is_fraud[line_order],
     }), tmp, "lines", chunk)
 
     sessions = simulate_sessions(cfg, cal, people, browse, emails, order_cust, order_ts, order_key, chunk)
@@ -133,8 +145,8 @@ def simulate_chunk(cfg: GeneratorConfig, cal: Calendar, cat: Catalog, chunk: int
     tier_idx = np.searchsorted(TIER_THRESHOLDS_CENTS, spend * np.exp(0.3 * trng.standard_normal(people.n)))
     tier = np.where(trng.random(people.n) < 0.04, None, TIER_NAMES[tier_idx].astype(object))
     _write(_customer_table(people, tier), tmp, "customers", chunk)
-    stats = {"orders": int(order_cust.size), "lines": int(line_order.size), "sessions": int(sessions.ts.size),
-             "emails": int(emails.ts.size)}
+    stats = {"orders": int(all_cust.size), "lines": int(line_order.size), "fraud_orders": fraud.n,
+             "sessions": int(sessions.ts.size), "emails": int(emails.ts.size)}
     log.info("chunk %d: %d customers, %s", chunk, people.n, stats)
     return stats
 

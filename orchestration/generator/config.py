@@ -33,6 +33,7 @@ class Purpose(IntEnum):
     DEFECTS_WEB = 15
     DEFECTS_EMAIL = 16
     TIERS = 17
+    FRAUD = 18
 
 
 @dataclass(frozen=True)

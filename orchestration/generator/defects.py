@@ -10,6 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from .catalog import Catalog
+from .config import GeneratorConfig, Purpose
+
 ORDER_DEFECTS: tuple[str, ...] = (
     "orders_exact_duplicate_lines",
     "orders_blank_order_id",
@@ -69,10 +72,13 @@ class DefectPlan:
 
 
 def plan(rng: np.random.Generator, n_rows: int, counts: dict[str, int], prefix: str,
-         eligible: dict[str, np.ndarray] | None = None) -> DefectPlan:
-    """Pick disjoint rows for every kind; kinds with an eligibility mask are served first."""
+         eligible: dict[str, np.ndarray] | None = None, protected: np.ndarray | None = None) -> DefectPlan:
+    """Pick disjoint rows for every kind; kinds with an eligibility mask are served first.
+
+    Rows marked in `protected` (e.g. the planted fraud-like orders, which must stay valid) never get a defect.
+    """
     eligible = eligible or {}
-    taken = np.zeros(n_rows, dtype=bool)
+    taken = np.zeros(n_rows, dtype=bool) if protected is None else protected.astype(bool).copy()
     rows: list[np.ndarray] = []
     kinds: list[np.ndarray] = []
     order = sorted(counts, key=lambda k: (k not in eligible, list(counts).index(k)))
@@ -93,3 +99,37 @@ def plan(rng: np.random.Generator, n_rows: int, counts: dict[str, int], prefix: 
     srt = np.argsort(row, kind="stable")
     return DefectPlan(row=row[srt], kind=kind[srt].astype(str), variant=rng.integers(0, 12, row.size)[srt],
                       r=rng.integers(0, 1_000_000_000, row.size)[srt])
+
+
+@dataclass(frozen=True)
+class ProductDefects:
+    """Catalogue indices of the products whose row is corrupted (or copied with a blank id)."""
+
+    counts: dict[str, int]
+    negative_price: np.ndarray
+    negative_cost: np.ndarray
+    blank_id_source: np.ndarray  # clean products also exported again with a blank id
+
+    def rejected(self, n_products: int) -> np.ndarray:
+        """(P,) bool: products staging quarantines, so that sales of them lose their product."""
+        bad = np.zeros(n_products, dtype=bool)
+        bad[self.negative_price] = True
+        bad[self.negative_cost] = True
+        return bad
+
+
+def product_defect_plan(cfg: GeneratorConfig, cat: Catalog) -> ProductDefects:
+    """Which catalogue rows get a negative price or cost, and which are copied with a blank id.
+
+    A pure function of the arguments: the chunks call it too (fraud-like orders avoid these products).
+    """
+    rng = cfg.rng(Purpose.DEFECTS_PRODUCTS)
+    n_products, rate, cost_known = cat.n, cfg.defect_rate, cat.cost_known
+    counts = split_counts(n_products, rate, PRODUCT_DEFECTS, share=0.0, minimum=2)
+    neg_price = rng.choice(n_products, size=counts["products_negative_price"], replace=False)
+    cost_ok = np.flatnonzero(cost_known & ~np.isin(np.arange(n_products), neg_price))
+    neg_cost = rng.choice(cost_ok, size=counts["products_negative_cost"], replace=False)
+    candidates = np.setdiff1d(np.arange(n_products), neg_price)
+    blank_src = rng.choice(candidates, size=counts["products_blank_product_id"], replace=False)
+    return ProductDefects(counts=counts, negative_price=neg_price, negative_cost=neg_cost,
+                          blank_id_source=blank_src)

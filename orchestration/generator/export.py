@@ -30,9 +30,9 @@ from .defects import (
     CUSTOMER_DEFECTS,
     OPTIONAL_CSV_SHARE,
     ORDER_DEFECTS,
-    PRODUCT_DEFECTS,
     SIMPLE_CSV_KINDS,
     plan,
+    product_defect_plan,
     split_counts,
 )
 from .geo import COUNTRIES
@@ -73,18 +73,14 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Non
 
 # --------------------------------------------------------------------------- products
 def export_products(cfg: GeneratorConfig, cat: Catalog, out: Path) -> dict[str, int]:
-    rng = cfg.rng(Purpose.DEFECTS_PRODUCTS)
-    counts = split_counts(cat.n, cfg.defect_rate, PRODUCT_DEFECTS, share=0.0, minimum=2)
+    pd_ = product_defect_plan(cfg, cat)
     price = cat.price_cents.copy()
     cost = cat.cost_cents.copy()
-    neg_price = rng.choice(cat.n, size=counts["products_negative_price"], replace=False)
-    price[neg_price] *= -1
-    cost_ok = np.flatnonzero(cat.cost_known & ~np.isin(np.arange(cat.n), neg_price))
-    cost[rng.choice(cost_ok, size=counts["products_negative_cost"], replace=False)] *= -1
+    price[pd_.negative_price] *= -1
+    cost[pd_.negative_cost] *= -1
     ids = cat.product_id.astype(object)
     # Blank ids: stray draft records copied from real products, appended at the end of the export.
-    candidates = np.setdiff1d(np.arange(cat.n), neg_price)
-    blank_src = rng.choice(candidates, size=counts["products_blank_product_id"], replace=False)
+    blank_src = pd_.blank_id_source
     rows = np.concatenate([np.arange(cat.n), np.sort(blank_src)])
     ids = np.concatenate([ids, np.full(blank_src.size, "", dtype=object)])
     table = pa.table({
@@ -97,24 +93,25 @@ def export_products(cfg: GeneratorConfig, cat: Catalog, out: Path) -> dict[str, 
     })
     assert table.column_names == PRODUCTS.column_names
     write_parquet(table, out / PRODUCTS.file_name)
-    return counts
+    return pd_.counts
 
 
 # --------------------------------------------------------------------------- orders
 def export_orders(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig,
-                  out: Path) -> tuple[dict[str, int], dict[str, int]]:
+                  out: Path) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """Write orders.csv; return (defect counts, stats, sorted ids of the planted fraud-like orders)."""
     n_orders = con.execute("SELECT count(*) FROM order_ids").fetchall()[0][0]
     ow = _width(n_orders, 6)
     con.execute(f"""CREATE TABLE ol AS
         SELECT row_number() OVER (ORDER BY l.ts, o.order_no, l.line_number) - 1 AS row,
                printf('O%0{ow}d', o.order_no) AS order_id, l.line_number, l.customer_num, p.product_id,
-               l.quantity, l.unit_cents, l.ts, {_sql_list(ORDER_STATUSES)}[l.status + 1] AS status, l.address
+               l.quantity, l.unit_cents, l.ts, {_sql_list(ORDER_STATUSES)}[l.status + 1] AS status, l.address, l.fraud
         FROM lines l JOIN order_ids o USING (order_key) JOIN products p ON p.idx = l.product""")
     n = con.execute("SELECT count(*) FROM ol").fetchall()[0][0]
-    known = con.execute("SELECT customer_num > 0 AS k FROM ol ORDER BY row").fetchnumpy()["k"]
+    flags = con.execute("SELECT customer_num > 0 AS k, fraud FROM ol ORDER BY row").fetchnumpy()
     counts = split_counts(n, cfg.defect_rate, ORDER_DEFECTS)
     dplan = plan(cfg.rng(Purpose.DEFECTS_ORDERS), n, counts, "orders_",
-                 eligible={"orders_unknown_customer": known})
+                 eligible={"orders_unknown_customer": flags["k"]}, protected=flags["fraud"])
     _register(con, "od", dplan.table())
     end_s = cfg.days * 86_400
     cw = _width(cfg.customers, 6)
@@ -173,12 +170,15 @@ def export_orders(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig,
             count(*) FILTER (WHERE customer_num = 0),
             count(DISTINCT order_id) FILTER (WHERE customer_num = 0),
             count(*) FILTER (WHERE status = 'cancelled'), count(*) FILTER (WHERE status = 'returned'),
-            count(DISTINCT order_id) FILTER (WHERE line_number > 1)
+            count(DISTINCT order_id) FILTER (WHERE line_number > 1),
+            count(DISTINCT order_id) FILTER (WHERE fraud)
         FROM ol""").fetchall()[0]
     names = ("orders", "order_lines", "guest_order_lines", "guest_orders", "cancelled_lines",
-             "returned_lines", "multi_line_orders")
-    log.info("orders.csv: %d clean lines, %d defects", n, sum(counts.values()))
-    return counts, dict(zip(names, stats, strict=True))
+             "returned_lines", "multi_line_orders", "fraud_orders")
+    fraud_ids = [r[0] for r in con.execute("SELECT DISTINCT order_id FROM ol WHERE fraud ORDER BY 1").fetchall()]
+    log.info("orders.csv: %d clean lines, %d defects, %d fraud-like orders", n, sum(counts.values()),
+             len(fraud_ids))
+    return counts, dict(zip(names, stats, strict=True)), fraud_ids
 
 
 # --------------------------------------------------------------------------- customers

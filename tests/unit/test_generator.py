@@ -485,3 +485,58 @@ def test_default_inventory_behaviour(default: Path) -> None:
                 PARTITION BY product_id, warehouse_id ORDER BY last_updated) AS prev
         FROM inv) GROUP BY 1, 2)""")[0][0]
     assert restocked > 0.8
+
+
+# --------------------------------------------------------------------------- planted fraud-like orders
+def test_fraud_orders_are_counted_and_are_valid_rows(default: Path, default_db: duckdb.DuckDBPyConnection) -> None:
+    m = manifest(default)
+    ids = m["fraud_order_ids"]
+    assert ids == sorted(set(ids))
+    assert m["stats"]["fraud_orders"] == len(ids)
+    assert 0.001 <= len(ids) / m["stats"]["orders"] <= 0.01  # a few dozen among ~12k orders
+    con = default_db
+    con.register("fraud_ids", pd.DataFrame({"order_id": ids}))
+    # Every physical line of a fraud order is one clean line: no defect, no copy, no malformed variant.
+    per_order = sql(con, """SELECT f.order_id,
+            (SELECT count(*) FROM raw_lines r WHERE contains(r.line, f.order_id)) AS physical,
+            (SELECT count(*) FROM clean c WHERE c.order_id = f.order_id) AS clean,
+            (SELECT count(DISTINCT line_number) FROM clean c WHERE c.order_id = f.order_id) AS numbered
+        FROM fraud_ids f""")
+    assert all(p == c == n > 0 for _, p, c, n in per_order), [r for r in per_order if not r[1] == r[2] == r[3] > 0]
+    # Completed, by a known customer, of products staging keeps (positive price, cost not negative).
+    invalid = sql(con, """SELECT count(*) FROM clean_orders o JOIN fraud_ids USING (order_id)
+        WHERE o.status <> 'completed' OR o.customer_id = ''
+           OR o.customer_id NOT IN (SELECT customer_id FROM cust_raw WHERE customer_id <> '')
+           OR o.product_id NOT IN (SELECT product_id FROM products
+                                   WHERE product_id <> '' AND price > 0 AND coalesce(cost, 0) >= 0)""")
+    assert invalid[0][0] == 0
+
+
+def test_fraud_orders_carry_at_least_two_fraud_traits(default: Path, default_db: duckdb.DuckDBPyConnection) -> None:
+    con = default_db
+    con.register("fraud_ids", pd.DataFrame({"order_id": manifest(default)["fraud_order_ids"]}))
+    con.execute("""CREATE OR REPLACE TABLE priced AS SELECT o.*, p.price AS list_price,
+            o.order_id IN (SELECT order_id FROM fraud_ids) AS fraud
+        FROM clean_orders o JOIN products p USING (product_id) WHERE p.product_id <> '' AND p.price > 0""")
+    # Ordinary orders never pay above the list price, and their biggest line sets the bar for "many units".
+    above_list, max_units = sql(con, """SELECT count(*) FILTER (WHERE unit_price > list_price), max(quantity)
+        FROM priced WHERE NOT fraud""")[0]
+    assert above_list == 0
+    traits = sql(con, f"""WITH first_orders AS (
+            SELECT customer_id, arg_min(order_id, ts) AS first_order FROM clean_orders
+            WHERE customer_id <> '' GROUP BY 1),
+        reg AS (SELECT customer_id, min(registration_date::DATE) AS reg FROM cust_raw
+                WHERE customer_id <> '' GROUP BY 1)
+        SELECT p.order_id,
+            bool_or(f.first_order = p.order_id AND p.ts::DATE - r.reg BETWEEN 0 AND 2) AS new_account,
+            max(p.quantity) > {max_units} AS bulk,
+            max(p.unit_price / p.list_price) >= 2 AS markup,
+            bool_or(hour(p.ts) BETWEEN 1 AND 4) AS night
+        FROM priced p LEFT JOIN first_orders f USING (customer_id) LEFT JOIN reg r USING (customer_id)
+        WHERE p.fraud GROUP BY 1""")
+    assert len(traits) == len(manifest(default)["fraud_order_ids"])
+    assert all(sum(t[1:]) >= 2 for t in traits), [t for t in traits if sum(t[1:]) < 2]
+    # Traits are mixed: each occurs on several orders, and not every order has them all.
+    per_trait = [sum(t[k] for t in traits) for k in range(1, 5)]
+    assert min(per_trait) >= 3, per_trait
+    assert any(sum(t[1:]) < 4 for t in traits)
