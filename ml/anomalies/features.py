@@ -1,0 +1,119 @@
+"""Per-order features for the order-anomaly detector, read from the built marts in one DuckDB query.
+
+One row per completed sale order (``marts.fct_orders.is_sale``: at least one completed line); money and
+units count the completed lines only, like the marts. Columns:
+
+* ``order_amount``: completed revenue of the order;
+* ``units`` and ``products``: items on the order and distinct products among them;
+* ``max_units_one_product``: the most units of a single product (many units of one item);
+* ``price_ratio``: the highest unit price paid on the order divided by that product's reference price,
+  its list price (``marts.dim_products``) or, when the product has none (unknown or unpriced product),
+  the median unit price it sold at; ``price_reference`` says which one;
+* ``order_hour`` and ``hour_share``: hour of day the order was placed and the share of all sale orders
+  placed in that hour (how quiet that hour is);
+* ``account_age_days``: days between the customer's registration and the order (null for guests and
+  unknown customers); ``is_first_order``: the customer's first order of any status;
+  ``is_new_account_first_order``: a first order placed at most ``new_account_days`` after registering.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+FEATURE_SQL = """
+with sale_lines as (
+    select
+        l.order_id,
+        coalesce(l.source_product_id, l.product_id) as product_key,
+        l.quantity,
+        cast(l.unit_price as double) as unit_price,
+        cast(nullif(p.list_price, 0) as double) as list_price
+    from marts.fct_order_lines as l
+    left join marts.dim_products as p
+        on l.product_id = p.product_id and not p.is_unknown_member
+    where l.is_sale
+),
+
+usual_prices as (
+    select product_key, median(unit_price) as usual_price
+    from sale_lines
+    group by product_key
+),
+
+priced as (
+    select
+        s.order_id,
+        s.unit_price / coalesce(s.list_price, nullif(u.usual_price, 0)) as price_ratio,
+        case when s.list_price is not null then 'list price' else 'usual price' end as price_reference
+    from sale_lines as s
+    left join usual_prices as u on s.product_key = u.product_key
+),
+
+order_prices as (
+    select
+        order_id,
+        max(price_ratio) as price_ratio,
+        -- ties (several lines at the same ratio) prefer the list price, so the result never depends on row order
+        arg_max(price_reference, struct_pack(r := price_ratio, l := price_reference = 'list price'))
+            filter (where price_ratio is not null) as price_reference
+    from priced
+    group by order_id
+),
+
+order_products as (
+    select order_id, count(*) as products, max(units) as max_units_one_product
+    from (
+        select order_id, product_key, sum(quantity) as units
+        from sale_lines
+        group by order_id, product_key
+    )
+    group by order_id
+),
+
+first_orders as (
+    select
+        order_id,
+        row_number() over (partition by customer_id order by ordered_at, order_id) = 1 as is_first_order
+    from marts.fct_orders
+    where customer_id is not null
+),
+
+orders as (
+    select
+        o.order_id,
+        o.customer_id,
+        o.ordered_at,
+        o.order_date,
+        cast(o.revenue as double) as order_amount,
+        cast(o.units as bigint) as units,
+        cast(op.products as bigint) as products,
+        cast(op.max_units_one_product as bigint) as max_units_one_product,
+        pr.price_ratio,
+        pr.price_reference,
+        cast(hour(o.ordered_at) as integer) as order_hour,
+        date_diff('day', c.registered_on, o.order_date) as account_age_days,
+        c.customer_id is not null and coalesce(f.is_first_order, false) as is_first_order
+    from marts.fct_orders as o
+    inner join order_products as op on o.order_id = op.order_id
+    left join order_prices as pr on o.order_id = pr.order_id
+    left join marts.dim_customers as c
+        on o.customer_id = c.customer_id and not c.is_unknown_member
+    left join first_orders as f on o.order_id = f.order_id
+    where o.is_sale
+)
+
+select
+    *,
+    cast(count(*) over (partition by order_hour) as double) / count(*) over () as hour_share,
+    is_first_order and account_age_days between 0 and $new_account_days as is_new_account_first_order
+from orders
+order by order_id
+"""
+
+
+def build_order_features(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> pd.DataFrame:
+    """The feature frame described in the module docstring, ordered by order_id."""
+    if new_account_days < 0:
+        raise ValueError("new_account_days must be >= 0")
+    return con.execute(FEATURE_SQL, {"new_account_days": new_account_days}).df()
