@@ -37,3 +37,8 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+    @property
+    def models_dir(self) -> Path:
+        """Fitted ML models and their metadata (ml/propensity/registry.py)."""
+        return self.home / "models"

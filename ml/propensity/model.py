@@ -15,6 +15,7 @@ The RFM baseline ranks the evaluation cutoff's customers by recency + frequency 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -69,6 +70,13 @@ class TrainingResult:
     feature_means: np.ndarray = field(repr=False)
     feature_stds: np.ndarray = field(repr=False)
     feature_signs: np.ndarray = field(repr=False)
+    # Provenance (registry.py builds the model version from these). as_of and the parameters the model was
+    # trained with; the raw build_features columns the model reads; a content hash of the training and
+    # evaluation frames (columns, dtypes, values), so the same data gives the same fingerprint.
+    as_of: date | None = None
+    training_params: dict[str, int] = field(default_factory=dict)
+    input_columns: list[str] = field(default_factory=list)
+    data_fingerprint: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,6 +147,15 @@ def design_matrix(
     if feature_names is not None:
         out = out.reindex(columns=feature_names, fill_value=0.0)
     return out
+
+
+def frame_fingerprint(*frames: pd.DataFrame) -> str:
+    """sha256 over each frame's shape, column names, dtypes and row hashes (pandas' stable, seeded row hash)."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(repr((frame.shape, [(str(c), str(t)) for c, t in frame.dtypes.items()])).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _training_frame(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int) -> pd.DataFrame:
@@ -282,6 +299,10 @@ def train_and_evaluate(
         feature_means=x_values.mean(axis=0),
         feature_stds=np.where(stds > 0, stds, 1.0),
         feature_signs=_correlation_signs(x_values, y_all.astype(float)),
+        as_of=as_of,
+        training_params={"horizon_days": horizon_days, "seed": seed, "max_training_cutoffs": max_training_cutoffs},
+        input_columns=[*_numeric_feature_columns(train), CATEGORICAL_COLUMN],
+        data_fingerprint=frame_fingerprint(train, evaluation),
     )
 
 
