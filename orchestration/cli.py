@@ -1,4 +1,4 @@
-"""`comptoir`: the everyday verbs (generate, build, serve)."""
+"""`comptoir`: the everyday verbs (generate, build, serve, score)."""
 
 from __future__ import annotations
 
@@ -82,6 +82,24 @@ def _print_raw_summary(settings: Settings, result: object) -> None:
         print(f"{name:<16}{meta.get('rows_loaded', 0):>12,}{meta.get('rows_rejected', 0):>10,}")
     print(f"\nWarehouse: {settings.warehouse_path}")
     print("Rejected lines: raw.load_rejects (source, source_file, line_number, raw_line, reason)")
+
+
+def _print_ml_summary(result: object) -> None:
+    """One line per ML table, from the `summary` each ML asset puts on its materialization."""
+    from dagster import ExecuteInProcessResult
+
+    assert isinstance(result, ExecuteInProcessResult)
+    lines = []
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization is None or materialization.asset_key.path[0] != "ml":
+            continue
+        summary = materialization.metadata.get("summary")
+        if summary is not None:
+            lines.append(f"  {'.'.join(materialization.asset_key.path):<22}{getattr(summary, 'value', summary)}")
+    if lines:
+        print("Models (schema ml):")
+        print("\n".join(lines))
 
 
 def _dbt_summary(settings: Settings, run_id: str) -> object | None:
@@ -201,6 +219,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     _print_raw_summary(settings, result)
     summary = _dbt_summary(settings, run_id)
     _print_dbt_summary(settings, summary)
+    _print_ml_summary(result)
     print(f"Built in {time.monotonic() - started:.1f}s")
     if not result.success:
         failures = _step_failures(result)
@@ -235,10 +254,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
 
 
+SCORE_EPILOG = """\
+Input: .csv (header line), .json (array of objects) or .jsonl (one object per line): customer_id plus the
+model's feature columns (as ml/propensity/features.py builds them); other columns are ignored.
+Output: .csv (reason_1..reason_3) or .json/.jsonl (reasons as a list), with model_version and scored_at.
+Exit status: 0 scored; 2 the input was rejected (unreadable, missing columns, invalid rows without
+--skip-invalid, or no valid row at all), the offending rows listed on stderr; 1 no usable model or
+another failure. Nothing is written unless the exit status is 0.
+"""
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ml.propensity.batch import InputError, InvalidRowsError, format_row_errors, score_file
+    from ml.propensity.registry import ModelLoadError, ModelNotFoundError
+
+    settings = Settings.from_env()
+    try:
+        summary = score_file(
+            Path(args.input),
+            Path(args.output),
+            settings.models_dir,
+            version=args.model_version,
+            skip_invalid=args.skip_invalid,
+        )
+    except InvalidRowsError as error:
+        if args.skip_invalid:
+            print(f"error: no valid row to score in {args.input}: {error}", file=sys.stderr)
+        else:
+            print(f"error: {error} in {args.input}; nothing written (--skip-invalid scores the others):",
+                  file=sys.stderr)
+        for line in format_row_errors(error.errors):
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (ModelNotFoundError, ModelLoadError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if summary.errors:
+        print(f"warning: skipped {summary.invalid_rows:,} invalid row(s) of {summary.input_rows:,}:", file=sys.stderr)
+        for line in format_row_errors(summary.errors):
+            print(f"  {line}", file=sys.stderr)
+    print(f"Scored {summary.scored_rows:,} of {summary.input_rows:,} customers with {summary.model_version}")
+    print("  " + ", ".join(f"{name} {summary.segments.get(name, 0):,}" for name in ("Hot", "Warm", "Cold")))
+    print(f"Wrote {summary.output_path.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,serve}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,serve,score}")
 
     gen = verbs.add_parser("generate", help="write a deterministic synthetic shop export")
     gen.add_argument("--out", required=True, help="folder to write the raw files and manifest.json into")
@@ -260,6 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--dagster-port", type=int, default=DAGSTER_PORT)
     serve.set_defaults(func=cmd_serve)
+
+    score = verbs.add_parser(
+        "score",
+        help="score customers from a CSV/JSON file with the saved propensity model",
+        description="Score customers given in a file with the propensity model saved under $COMPTOIR_HOME/models.",
+        epilog=SCORE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    score.add_argument("--input", required=True, help="customers to score: .csv, .json or .jsonl")
+    score.add_argument("--output", required=True, help="where to write the scores: .csv, .json or .jsonl")
+    score.add_argument("--skip-invalid", action="store_true",
+                       help="score the valid rows and list the invalid ones instead of failing")
+    score.add_argument("--model-version", help="a saved model version (default: the latest)")
+    score.set_defaults(func=cmd_score)
     return parser
 
 

@@ -8,6 +8,7 @@ from orchestration.defs.dbt.assets import dbt_models, load_rejects
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.schedules import build_daily_schedule
 from orchestration.defs.dbt.sensors import build_landing_sensor
+from orchestration.defs.ml.assets import ml_asset_checks, ml_assets
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -21,16 +22,22 @@ def build_definitions(settings: Settings) -> Definitions:
     warehouse_job = define_asset_job(
         WAREHOUSE_JOB_NAME,
         selection=AssetSelection.all(),
-        description="Load every landing file into schema raw, then `dbt build` every model and test.",
+        description=(
+            "Load every landing file into schema raw, `dbt build` every model and test, then train and score "
+            "the ML models into schema ml."
+        ),
     )
     return Definitions(
-        assets=[*raw_assets, load_rejects, dbt_models],
+        assets=[*raw_assets, load_rejects, dbt_models, *ml_assets],
+        asset_checks=ml_asset_checks,
         jobs=[warehouse_job],
         schedules=[build_daily_schedule(WAREHOUSE_JOB_NAME)],
         sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME)],
         resources={
             "warehouse": WarehouseResource(
-                seeds_dir=str(settings.seeds_dir), database=str(settings.warehouse_path)
+                seeds_dir=str(settings.seeds_dir),
+                database=str(settings.warehouse_path),
+                models_dir=str(settings.models_dir),
             ),
             "dbt": dbt_resource(),
         },

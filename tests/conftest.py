@@ -86,10 +86,18 @@ def make_seeds(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
-    """The committed sample built end to end by `comptoir build` (raw load + dbt); the warehouse path."""
+    """The committed sample built end to end by `comptoir build` (raw load + dbt + ML); the warehouse path.
+
+    COMPTOIR_TEST_BUILT_SAMPLE=<warehouse file> reuses a warehouse built from the same sample, for quick
+    local iterations; `make test` and CI never set it.
+    """
     import os
     import subprocess
     import sys
+
+    reuse = os.environ.get("COMPTOIR_TEST_BUILT_SAMPLE")
+    if reuse:
+        return Path(reuse)
 
     home = tmp_path_factory.mktemp("built-sample")
     env = {**os.environ, "COMPTOIR_HOME": str(home)}

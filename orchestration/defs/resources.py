@@ -15,10 +15,16 @@ class WarehouseResource(ConfigurableResource):
 
     seeds_dir: str
     database: str
+    # Fitted models and their metadata; by default `models/` beside the warehouse file (COMPTOIR_HOME).
+    models_dir: str | None = None
 
     @property
     def seeds_path(self) -> Path:
         return Path(self.seeds_dir)
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir) if self.models_dir else Path(self.database).parent / "models"
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

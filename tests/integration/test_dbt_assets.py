@@ -29,6 +29,7 @@ from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_project, run_
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.schedules import DAILY_SCHEDULE_NAME
 from orchestration.defs.dbt.sensors import LANDING_SENSOR_NAME, build_landing_sensor
+from orchestration.defs.ml.assets import ml_asset_checks, ml_assets
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -72,10 +73,14 @@ def test_every_dbt_model_is_an_asset_keyed_by_its_schema() -> None:
             assert AssetKey([node["schema"], node["name"]]) in keys, node["unique_id"]
 
 
-def test_every_dbt_source_maps_to_a_raw_asset_and_load_rejects_is_declared() -> None:
+def test_every_dbt_source_maps_to_the_asset_that_writes_it_and_load_rejects_is_declared() -> None:
     graph = defs.resolve_asset_graph()
+    schemas = set()
     for source in _manifest()["sources"].values():
-        assert AssetKey(["raw", source["name"]]) in set(graph.get_all_asset_keys()), source["unique_id"]
+        # raw/<table> from the raw-load assets, ml/<table> from the ML assets.
+        assert AssetKey([source["schema"], source["name"]]) in set(graph.get_all_asset_keys()), source["unique_id"]
+        schemas.add(source["schema"])
+    assert schemas == {"raw", "ml"}
     rejects = graph.get(AssetKey(["raw", "load_rejects"]))
     assert not rejects.is_materializable
     assert {AssetKey(["raw", s.name]) for s in SOURCES} <= set(rejects.parent_keys)
@@ -102,7 +107,8 @@ def test_dbt_tests_on_models_are_asset_checks() -> None:
 
 def test_the_warehouse_job_loads_raw_then_builds_dbt_in_one_process() -> None:
     job = defs.resolve_job_def(WAREHOUSE_JOB_NAME)
-    assert {node.name for node in job.nodes} == {"dbt_models", *(f"raw__{s.name}" for s in SOURCES)}
+    ml_steps = {a.node_def.name for a in [*ml_assets, *ml_asset_checks]}
+    assert {node.name for node in job.nodes} == {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps}
     assert job.executor_def.name == "in_process"
 
 

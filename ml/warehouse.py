@@ -1,0 +1,96 @@
+"""Reading the warehouse's as-of date and writing result tables into schema ``ml``.
+
+Every ML result is a plain table in the warehouse (schema ``ml``) so dashboards and dbt read it like
+any other relation. Writes replace a whole table (or, for the run log, the rows of one key) in one
+transaction, so a reader never sees half a result and a rerun never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+ML_SCHEMA = "ml"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_SQL_TYPE = re.compile(r"^[a-z]+(\(\d+(,\d+)?\))?$")
+
+
+def _identifier(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain lower-case identifier: {name!r}")
+    return name
+
+
+def read_as_of_date(con: duckdb.DuckDBPyConnection) -> date:
+    """The date the marts are measured from (dbt var ``as_of_date``, else the last day with a clean sale).
+
+    Read from ``marts.mart_kpis`` rather than recomputed, so the ML results and the marts always agree.
+    """
+    row = con.execute("select max(as_of_date) from marts.mart_kpis").fetchone()
+    if row is None or row[0] is None:
+        raise ValueError("marts.mart_kpis has no as_of_date: build the dbt marts first")
+    return row[0]
+
+
+def _select(casts: dict[str, str] | None) -> str:
+    """``select *`` with some columns cast: pandas has no date or decimal dtype, the warehouse does."""
+    if not casts:
+        return "select * from _ml_frame"
+    for column, sql_type in casts.items():
+        _identifier(column)
+        if not _SQL_TYPE.match(sql_type):
+            raise ValueError(f"not a plain SQL type: {sql_type!r}")
+    replaced = ", ".join(f"cast({column} as {sql_type}) as {column}" for column, sql_type in casts.items())
+    return f"select * replace ({replaced}) from _ml_frame"
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, casts: dict[str, str] | None = None
+) -> int:
+    """Replace ``ml.<table>`` with ``frame`` atomically (``casts``: column -> SQL type); returns the row count."""
+    name = f"{ML_SCHEMA}.{_identifier(table)}"
+    con.register("_ml_frame", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute(f"create schema if not exists {ML_SCHEMA}")
+        con.execute(f"create or replace table {name} as {_select(casts)}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_ml_frame")
+    logger.info("wrote %d rows to %s", len(frame), name)
+    return len(frame)
+
+
+def upsert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, frame: pd.DataFrame, casts: dict[str, str] | None = None
+) -> int:
+    """Append ``frame`` to ``ml.<table>``, first deleting rows whose ``key`` it carries (a rerun replaces).
+
+    The table is created from the frame's columns the first time; later frames must have the same columns.
+    """
+    name = f"{ML_SCHEMA}.{_identifier(table)}"
+    key_column = _identifier(key)
+    con.register("_ml_frame", frame)
+    try:
+        con.execute("begin transaction")
+        con.execute(f"create schema if not exists {ML_SCHEMA}")
+        con.execute(f"create table if not exists {name} as {_select(casts)} limit 0")
+        con.execute(f"delete from {name} where {key_column} in (select {key_column} from _ml_frame)")
+        con.execute(f"insert into {name} by name {_select(casts)}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_ml_frame")
+    logger.info("upserted %d rows into %s by %s", len(frame), name, key_column)
+    return len(frame)
