@@ -8,6 +8,11 @@ Every feature for a (customer, cutoff) pair reads only events dated strictly bef
 Caveat: ``loyalty_tier`` and ``country_code`` come from ``marts.dim_customers``, a current snapshot
 with no history. The sample generator derives the tier from spend over the whole period, so the
 tier carries information from after the cutoff; treat it as leaky until a dated tier history exists.
+
+E-mail counts are per campaign: ``emails_sent_90d`` counts the e-mails sent in the window, and
+``emails_opened_90d`` / ``emails_clicked_90d`` how many of *those* were opened / clicked before the
+cutoff (a click counts as an open). Counting open events by their own date instead would let an
+e-mail sent before the window and opened inside it give more opens than sends.
 """
 
 from __future__ import annotations
@@ -125,18 +130,34 @@ orders as (
     group by p.customer_id, p.cutoff
 ),
 
-emails as (
+email_campaigns as (
+    -- One row per customer, cutoff and campaign: when it was sent and whether it was opened or clicked
+    -- (a click implies an open) by the cutoff.
     select
         p.customer_id,
         p.cutoff,
-        max(e.event_date) as last_contact_date,
-        count(*) filter (where e.event_type = 'sent' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as sent,
-        count(*) filter (where e.event_type = 'opened' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as opened,
-        count(*) filter (where e.event_type = 'clicked' and e.event_date >= p.cutoff - {EMAIL_WINDOW_DAYS}) as clicked
+        e.campaign_id,
+        min(e.event_date) filter (where e.event_type = 'sent') as sent_on,
+        bool_or(e.event_type in ('opened', 'clicked')) as opened,
+        bool_or(e.event_type = 'clicked') as clicked,
+        max(e.event_date) as last_event_date
     from population as p
     inner join staging.stg_shop__email_events as e
         on e.customer_id = p.customer_id and e.event_date < p.cutoff
-    group by p.customer_id, p.cutoff
+    group by p.customer_id, p.cutoff, e.campaign_id
+),
+
+emails as (
+    -- Opens and clicks count for the e-mails sent in the window, so opened <= sent and clicked <= opened.
+    select
+        customer_id,
+        cutoff,
+        max(last_event_date) as last_contact_date,
+        count(*) filter (where sent_on >= cutoff - {EMAIL_WINDOW_DAYS}) as sent,
+        count(*) filter (where sent_on >= cutoff - {EMAIL_WINDOW_DAYS} and opened) as opened,
+        count(*) filter (where sent_on >= cutoff - {EMAIL_WINDOW_DAYS} and clicked) as clicked
+    from email_campaigns
+    group by customer_id, cutoff
 ),
 
 web as (

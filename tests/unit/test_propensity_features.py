@@ -30,7 +30,9 @@ create view intermediate.int_customer_orders as
     from marts.fct_order_lines
     where customer_id is not null
     group by customer_id, order_id;
-create table staging.stg_shop__email_events (customer_id varchar, event_type varchar, event_date date);
+create table staging.stg_shop__email_events (
+    customer_id varchar, campaign_id varchar, event_type varchar, event_date date
+);
 create table staging.stg_shop__web_sessions (customer_id varchar, session_date date);
 """
 
@@ -53,12 +55,13 @@ LINES = [
 ]
 
 EMAILS = [
-    ("C1", "sent", date(2025, 3, 2)),  # 91 days: outside the 90-day window
-    ("C1", "sent", date(2025, 3, 3)),
-    ("C1", "sent", date(2025, 5, 10)),
-    ("C1", "opened", date(2025, 5, 11)),
-    ("C1", "clicked", date(2025, 5, 11)),
-    ("C1", "opened", date(2025, 6, 1)),  # on the cutoff
+    ("C1", "K0", "sent", date(2025, 3, 2)),  # 91 days: outside the 90-day window
+    ("C1", "K0", "opened", date(2025, 4, 1)),  # inside the window, but of an e-mail sent before it
+    ("C1", "K1", "sent", date(2025, 3, 3)),
+    ("C1", "K2", "sent", date(2025, 5, 10)),
+    ("C1", "K2", "opened", date(2025, 5, 11)),
+    ("C1", "K2", "clicked", date(2025, 5, 11)),
+    ("C1", "K1", "opened", date(2025, 6, 1)),  # on the cutoff
 ]
 
 SESSIONS = [
@@ -113,6 +116,7 @@ def test_hand_computed_example() -> None:
     assert c1["tenure_days"] == 503  # 366 (2024-01-15 -> 2025-01-15, leap year) + 137
     assert c1["average_order_value"] == pytest.approx(150 / 3)  # O1 100, O4 20, O2 30
     assert c1["days_since_last_contact"] == 21  # 2025-05-11 -> 2025-06-01
+    # K1 and K2 were sent in the window; K2 was opened and clicked; K0's open does not count (sent before).
     assert (c1["emails_sent_90d"], c1["emails_opened_90d"], c1["emails_clicked_90d"]) == (2, 1, 1)
     assert c1["open_rate_90d"] == pytest.approx(0.5)
     assert (c1["web_visits_30d"], c1["web_visits_90d"]) == (1, 2)
@@ -149,7 +153,7 @@ FUTURE_ROWS: dict[str, list[tuple]] = {
         ("F4", "C2", "Books", CUTOFF + timedelta(days=400), False, 10),
     ],
     "staging.stg_shop__email_events": [
-        (cid, kind, CUTOFF + timedelta(days=d))
+        (cid, f"F{d}", kind, CUTOFF + timedelta(days=d))
         for cid in ("C1", "C2")
         for kind in ("sent", "opened", "clicked")
         for d in (0, 3)
@@ -159,7 +163,7 @@ FUTURE_ROWS: dict[str, list[tuple]] = {
 
 PAST_ROWS: dict[str, list[tuple]] = {
     "marts.fct_order_lines": [("P1", "C1", "Books", CUTOFF - timedelta(days=1), True, 70)],
-    "staging.stg_shop__email_events": [("C1", "sent", CUTOFF - timedelta(days=1))],
+    "staging.stg_shop__email_events": [("C1", "P1", "sent", CUTOFF - timedelta(days=1))],
     "staging.stg_shop__web_sessions": [("C1", CUTOFF - timedelta(days=1))],
 }
 
