@@ -86,7 +86,15 @@ def _make_synthetic_con(seed: int = 42) -> duckdb.DuckDBPyConnection:
     for kind, mask in (("sent", sent), ("opened", opened), ("clicked", clicked)):
         cust, email_day = np.nonzero(mask)
         email_frames.append(
-            pd.DataFrame({"customer_id": ids[cust], "event_type": kind, "event_date": _dates(email_day)})
+            # Opens and clicks fall on the day of their send: one campaign per day.
+            pd.DataFrame(
+                {
+                    "customer_id": ids[cust],
+                    "campaign_id": np.char.add("K", email_day.astype(str)),
+                    "event_type": kind,
+                    "event_date": _dates(email_day),
+                }
+            )
         )
     emails = pd.concat(email_frames, ignore_index=True)
 
