@@ -383,20 +383,50 @@ def _sentences(feature: str, raw: pd.DataFrame) -> np.ndarray | None:
     return _cat(f"{feature.replace('_', ' ').capitalize()}: ", np.char.mod("%g", filled.to_numpy(dtype=float)))
 
 
-def _reasons(result: TrainingResult, raw: pd.DataFrame, x: pd.DataFrame) -> list[list[str]]:
-    """Top-3 features pushing each customer's score up: standardised deviation from the training mean times the
-    sign of the feature's training correlation with the label. Ties keep the feature order (stable)."""
+def _is_absence(name: str, raw: pd.DataFrame) -> np.ndarray:
+    """True where the feature records something that did not happen (0 orders, 0 % of spend, never e-mailed).
+
+    An absence can explain a low score ("Ordered 0 times in the last 90 days") but not a high one: a customer
+    is not worth a call because they spent nothing on toys. A zero category share explains neither.
+    """
+    if name.startswith("days_since_") or name == "tenure_days" or name not in raw.columns:
+        return np.zeros(len(raw), dtype=bool)
+    values = raw[name].astype("float64")
+    return (values.isna() | (values == 0)).to_numpy()
+
+
+def _reasons(
+    result: TrainingResult, raw: pd.DataFrame, x: pd.DataFrame, probability: np.ndarray
+) -> list[list[str]]:
+    """The three features that most explain each customer's score, strongest first.
+
+    A feature's push is its standardised deviation from the training mean times the sign of its training
+    correlation with buying. Customers scored at or above the base rate (the evaluation window's buyer share)
+    get the features pushing their score up, and an absence only when nothing else is left; customers below
+    it get the features pulling it down (a zero category share is never preferred). Ties keep the feature
+    order (stable).
+    """
     sentences: list[np.ndarray] = []
     explained: list[int] = []
+    absent: list[np.ndarray] = []
     for j, name in enumerate(result.feature_names):
         text = _sentences(name, raw)
         if text is not None:
             sentences.append(text)
             explained.append(j)
+            absent.append(_is_absence(name, raw))
     idx = np.asarray(explained)
-    contribution = (x.to_numpy(dtype=float)[:, idx] - result.feature_means[idx]) / result.feature_stds[idx]
-    contribution *= result.feature_signs[idx]
-    top = np.argsort(-contribution, axis=1, kind="stable")[:, :N_REASONS]
+    push = (x.to_numpy(dtype=float)[:, idx] - result.feature_means[idx]) / result.feature_stds[idx]
+    push *= result.feature_signs[idx]
+    base_rate = result.metrics.get("positive_rate", float("nan"))
+    upward = probability >= (base_rate if base_rate == base_rate else np.median(probability))
+    strength = np.where(upward[:, None], push, -push)
+    if absent:
+        # Below every real reason, still ordered among themselves.
+        is_share = np.array([result.feature_names[j].startswith("share_") for j in explained])
+        demoted = np.column_stack(absent) & (upward[:, None] | is_share[None, :])
+        strength = np.where(demoted, strength - 1e6, strength)
+    top = np.argsort(-strength, axis=1, kind="stable")[:, :N_REASONS]
     text_matrix = np.column_stack(sentences) if sentences else np.empty((len(raw), 0), dtype=str)
     return np.take_along_axis(text_matrix, top, axis=1).tolist()
 
@@ -416,7 +446,7 @@ def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFr
             "score": score,
             "segment": segment,
             "action": pd.Series(segment).map(SEGMENT_ACTIONS).to_numpy(),
-            "reasons": _reasons(result, features.reset_index(drop=True), x.reset_index(drop=True)),
+            "reasons": _reasons(result, features.reset_index(drop=True), x.reset_index(drop=True), proba),
         }
     )
     logger.info("scored %d customers: %s", len(out), out["segment"].value_counts().to_dict())
