@@ -392,7 +392,9 @@ def _is_absence(name: str, raw: pd.DataFrame) -> np.ndarray:
     if name.startswith("days_since_") or name == "tenure_days" or name not in raw.columns:
         return np.zeros(len(raw), dtype=bool)
     values = raw[name].astype("float64")
-    return (values.isna() | (values == 0)).to_numpy()
+    # What reads as zero: a 0.3 % share prints as "0% of spend", 0.004 as "Spent 0.00"; counts are whole.
+    shown_as_zero = values.abs() < 0.005
+    return (values.isna() | shown_as_zero).to_numpy()
 
 
 def _reasons(

@@ -219,3 +219,15 @@ def test_plan_cutoffs_needs_history() -> None:
     assert cutoffs == [date(2025, 10, 3), date(2025, 11, 2)]
     with pytest.raises(ValueError):
         plan_cutoffs(date(2025, 10, 10), AS_OF)
+
+
+def test_high_scores_are_not_explained_by_what_did_not_happen(trained: TrainingResult, scored: pd.DataFrame) -> None:
+    above_base_rate = scored["score"] / 100 >= trained.metrics["positive_rate"]
+    assert above_base_rate.any() and (~above_base_rate).any()
+    absences = r"^(?:Ordered 0 times|Spent 0\.00|Visited the site 0 times|Received 0 e-mails|0% of spend)"
+    first_reasons = scored.loc[above_base_rate, "reasons"].map(lambda row: row[0])
+    assert not first_reasons.str.contains(absences).any()
+    # Below the base rate, reasons say why the score is low: e.g. no recent orders.
+    low_reasons = pd.Series([r for row in scored.loc[~above_base_rate, "reasons"] for r in row])
+    assert low_reasons.str.contains(r"^(?:Ordered 0 times|Last order \d+ days ago|Has not ordered yet)").any()
+    assert not low_reasons.str.contains(r"^0% of spend").any()
