@@ -231,3 +231,12 @@ def test_high_scores_are_not_explained_by_what_did_not_happen(trained: TrainingR
     low_reasons = pd.Series([r for row in scored.loc[~above_base_rate, "reasons"] for r in row])
     assert low_reasons.str.contains(r"^(?:Ordered 0 times|Last order \d+ days ago|Has not ordered yet)").any()
     assert not low_reasons.str.contains(r"^0% of spend").any()
+
+
+def test_a_row_cap_trains_on_a_repeatable_uniform_sample(con: duckdb.DuckDBPyConnection) -> None:
+    first = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_rows=600)
+    again = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_rows=600)
+    assert first.metrics == again.metrics and first.data_fingerprint == again.data_fingerprint
+    assert first.training_params["max_training_rows"] == 600
+    other_seed = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=1, max_training_rows=600)
+    assert other_seed.data_fingerprint != first.data_fingerprint  # a different sample was drawn
