@@ -30,6 +30,12 @@ from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.schedules import DAILY_SCHEDULE_NAME
 from orchestration.defs.dbt.sensors import LANDING_SENSOR_NAME, build_landing_sensor
 from orchestration.defs.ml.assets import ml_asset_checks, ml_assets
+from orchestration.defs.ml.schedules import (
+    REFIT_JOB_NAME,
+    REFRESH_JOB_NAME,
+    WEEKLY_REFIT_KEYS,
+    WEEKLY_SCHEDULE_NAME,
+)
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -112,10 +118,23 @@ def test_the_warehouse_job_loads_raw_then_builds_dbt_in_one_process() -> None:
     assert job.executor_def.name == "in_process"
 
 
-def test_the_daily_schedule_runs_the_warehouse_job() -> None:
+def test_the_daily_schedule_refreshes_everything_but_the_model_refits() -> None:
     schedule = defs.resolve_schedule_def(DAILY_SCHEDULE_NAME)
-    assert schedule.job_name == WAREHOUSE_JOB_NAME
+    assert schedule.job_name == REFRESH_JOB_NAME
     assert schedule.cron_schedule == "0 6 * * *"
+    daily = defs.resolve_job_def(REFRESH_JOB_NAME).asset_layer.selected_asset_keys
+    everything = defs.resolve_job_def(WAREHOUSE_JOB_NAME).asset_layer.selected_asset_keys
+    assert daily == everything - set(WEEKLY_REFIT_KEYS)
+    assert AssetKey(["ml", "customer_scores"]) in daily and AssetKey(["marts", "fct_orders"]) in daily
+
+
+def test_the_weekly_schedule_refits_the_models_and_refreshes_what_reads_them() -> None:
+    schedule = defs.resolve_schedule_def(WEEKLY_SCHEDULE_NAME)
+    assert schedule.job_name == REFIT_JOB_NAME and schedule.cron_schedule == "0 5 * * 1"
+    weekly = defs.resolve_job_def(REFIT_JOB_NAME).asset_layer.selected_asset_keys
+    assert set(WEEKLY_REFIT_KEYS) <= weekly
+    assert AssetKey(["ml", "customer_scores"]) in weekly
+    assert AssetKey(["raw", "orders"]) not in weekly and AssetKey(["marts", "fct_orders"]) not in weekly
 
 
 # --- a whole run -----------------------------------------------------------------------------

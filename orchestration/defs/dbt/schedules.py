@@ -1,4 +1,4 @@
-"""Rebuild the warehouse every morning, whether or not the sensor saw new files."""
+"""Refresh the warehouse every morning, whether or not the sensor saw new files."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ def build_daily_schedule(job_name: str) -> ScheduleDefinition:
         execution_timezone=SCHEDULE_TIMEZONE,
         # Off until someone turns it on in the UI: a laptop checkout should not build by itself.
         default_status=DefaultScheduleStatus.STOPPED,
-        description="Load the landing folder and rebuild every dbt model at 06:00 UTC.",
+        description="Load the landing folder, rebuild every dbt model and refresh the ML scores at 06:00 UTC.",
     )
