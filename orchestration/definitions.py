@@ -8,7 +8,7 @@ from orchestration.defs.dbt.assets import dbt_models, load_rejects
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.schedules import build_daily_schedule
 from orchestration.defs.dbt.sensors import build_landing_sensor
-from orchestration.defs.ml.assets import ml_asset_checks, ml_assets
+from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
 from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit_schedule, refit_job, refresh_job
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
@@ -29,8 +29,8 @@ def build_definitions(settings: Settings) -> Definitions:
         ),
     )
     return Definitions(
-        assets=[*raw_assets, load_rejects, dbt_models, *ml_assets],
-        asset_checks=ml_asset_checks,
+        assets=[*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS],
+        asset_checks=ALL_ML_CHECKS,
         jobs=[warehouse_job, refresh_job, refit_job],
         # Daily: fresh data scored with the saved models; weekly: the models re-fitted.
         schedules=[build_daily_schedule(REFRESH_JOB_NAME), build_weekly_refit_schedule()],

@@ -29,7 +29,7 @@ from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_project, run_
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.schedules import DAILY_SCHEDULE_NAME
 from orchestration.defs.dbt.sensors import LANDING_SENSOR_NAME, build_landing_sensor
-from orchestration.defs.ml.assets import ml_asset_checks, ml_assets
+from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
 from orchestration.defs.ml.schedules import (
     REFIT_JOB_NAME,
     REFRESH_JOB_NAME,
@@ -113,7 +113,7 @@ def test_dbt_tests_on_models_are_asset_checks() -> None:
 
 def test_the_warehouse_job_loads_raw_then_builds_dbt_in_one_process() -> None:
     job = defs.resolve_job_def(WAREHOUSE_JOB_NAME)
-    ml_steps = {a.node_def.name for a in [*ml_assets, *ml_asset_checks]}
+    ml_steps = {a.node_def.name for a in [*ALL_ML_ASSETS, *ALL_ML_CHECKS]}
     assert {node.name for node in job.nodes} == {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps}
     assert job.executor_def.name == "in_process"
 

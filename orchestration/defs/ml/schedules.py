@@ -10,6 +10,7 @@ from __future__ import annotations
 from dagster import AssetKey, AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
 from orchestration.defs.ml.assets import MODEL_RUNS_KEY
+from orchestration.defs.ml.clv import CUSTOMER_CLV_KEY
 
 REFRESH_JOB_NAME = "warehouse_refresh"
 REFIT_JOB_NAME = "ml_weekly_refit"
@@ -18,7 +19,7 @@ WEEKLY_CRON = "0 5 * * 1"  # Mondays 05:00 UTC, before the daily 06:00 refresh
 SCHEDULE_TIMEZONE = "UTC"
 
 # Assets that fit a model (slow, and stable from one day to the next).
-WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY]
+WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY, CUSTOMER_CLV_KEY]
 
 
 refresh_job = define_asset_job(
