@@ -16,6 +16,13 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
+
+class InsufficientDataError(ValueError):
+    """The warehouse holds too little history for this model (a young shop, a tiny test folder).
+
+    The Dagster assets catch it and skip the model with a warning instead of failing the whole build.
+    """
+
 ML_SCHEMA = "ml"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SQL_TYPE = re.compile(r"^[a-z]+(\(\d+(,\d+)?\))?$")
@@ -48,6 +55,19 @@ def _select(casts: dict[str, str] | None) -> str:
             raise ValueError(f"not a plain SQL type: {sql_type!r}")
     replaced = ", ".join(f"cast({column} as {sql_type}) as {column}" for column, sql_type in casts.items())
     return f"select * replace ({replaced}) from _ml_frame"
+
+
+def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Remove ``ml.<table>``: a model that cannot run must not leave an older result looking current."""
+    con.execute(f"drop table if exists {ML_SCHEMA}.{_identifier(table)}")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [ML_SCHEMA, _identifier(table)],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def replace_table(

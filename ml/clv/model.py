@@ -57,6 +57,7 @@ import pandas as pd
 from scipy.special import betaln, gammaln
 
 from ml.clv.caches import configure_caches, quiet_libraries
+from ml.warehouse import InsufficientDataError
 
 if TYPE_CHECKING:
     import duckdb
@@ -142,7 +143,7 @@ def prepare_summary(summary: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"the CLV summary lacks column(s) {missing}; it has {list(summary.columns)}")
     frame = frame.loc[:, list(SUMMARY_COLUMNS)].reset_index(drop=True)
     if frame.empty:
-        raise ValueError("the CLV summary has no customer")
+        raise InsufficientDataError("the CLV summary has no customer")
     if frame.isna().any().any():
         raise ValueError(f"the CLV summary has nulls: {frame.isna().sum()[lambda s: s > 0].to_dict()}")
     if not frame["customer_id"].is_unique:
@@ -190,7 +191,9 @@ def fit_clv(
     if dropped:
         logger.info("Gamma-Gamma: %d repeat buyer(s) with a mean spend <= 0 left out of the fit", dropped)
     if len(spenders) < 2:
-        raise ValueError(f"Gamma-Gamma needs repeat buyers with a positive spend; the summary has {len(spenders)}")
+        raise InsufficientDataError(
+            f"Gamma-Gamma needs repeat buyers with a positive spend; the summary has {len(spenders)}"
+        )
     gamma_gamma = _fit_gamma_gamma(spenders)
     fit_seconds = time.perf_counter() - started
 

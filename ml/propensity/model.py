@@ -29,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from ml.propensity.features import build_features, build_labels
+from ml.warehouse import InsufficientDataError
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def plan_cutoffs(
     training = [eval_cutoff - step * k for k in range(1, max_training_cutoffs + 1)]
     training = sorted(c for c in training if c > first_order)
     if len(training) < 2:
-        raise ValueError(
+        raise InsufficientDataError(
             f"need at least two training cutoffs after the first order ({first_order}) "
             f"and before {eval_cutoff - step}; got {len(training)}"
         )
@@ -108,7 +109,7 @@ def plan_cutoffs(
 def _first_order_date(con: duckdb.DuckDBPyConnection) -> date:
     row = con.execute("select min(order_date) from intermediate.int_customer_orders where is_sale").fetchone()
     if row is None or row[0] is None:
-        raise ValueError("no sale orders in intermediate.int_customer_orders")
+        raise InsufficientDataError("no sale orders in intermediate.int_customer_orders")
     return row[0]
 
 
@@ -264,7 +265,7 @@ def train_and_evaluate(
     y_all = train["label"].to_numpy(dtype=int)
     is_validation = (train["cutoff"] == pd.Timestamp(validation_cutoff)).to_numpy()
     if len(np.unique(y_all[~is_validation])) < 2:
-        raise ValueError("training cutoffs before the validation cutoff contain a single class")
+        raise InsufficientDataError("training cutoffs before the validation cutoff contain a single class")
 
     validation_auc: dict[str, float] = {}
     for name, estimator in _candidates(seed).items():

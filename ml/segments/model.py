@@ -41,6 +41,7 @@ from sklearn.metrics import silhouette_score
 
 from ml.segments.features import BEHAVIOUR_COLUMNS, CATEGORY_LABELS_ATTR, SHARE_PREFIX
 from ml.segments.naming import name_segments, top_traits
+from ml.warehouse import InsufficientDataError
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def choose_k(scores: Mapping[int, float]) -> int:
     """Highest silhouette; ties go to the smaller k; nan never wins."""
     valid = {k: s for k, s in scores.items() if not math.isnan(s)}
     if not valid:
-        raise ValueError(f"no k gave k distinct clusters: silhouette scores {dict(scores)}")
+        raise InsufficientDataError(f"no k gave k distinct clusters: silhouette scores {dict(scores)}")
     return min(valid, key=lambda k: (-valid[k], k))
 
 
@@ -162,7 +163,7 @@ def fit_segments(
     n = len(features)
     ks = [k for k in k_range if 2 <= k < n]
     if not ks:
-        raise ValueError(f"{n} customers are too few for k in {list(k_range)}")
+        raise InsufficientDataError(f"{n} customers are too few for k in {list(k_range)}")
 
     rows = features.iloc[_canonical_order(features, feature_columns)].reset_index(drop=True)
     z = standardise(rows, feature_columns)

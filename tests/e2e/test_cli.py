@@ -75,6 +75,10 @@ def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, mak
     assert completed.returncode == 0, completed.stderr
     with duckdb.connect(str(home / "comptoir.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw.orders").fetchone()[0] == 3
+        ml_tables = con.execute("select table_name from information_schema.tables where table_schema = 'ml'").fetchall()
+    # Three order lines are too little history to train on: the models are skipped, not the build.
+    assert "ml.model_runs" in completed.stdout and "skipped, not enough data" in completed.stdout
+    assert ("customer_scores",) not in ml_tables
 
 
 def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make_seeds) -> None:

@@ -24,7 +24,7 @@ from dagster import (
 
 from ml.anomalies import detect_order_anomalies
 from ml.propensity.model import train_and_evaluate
-from ml.propensity.registry import load_model, save_model
+from ml.propensity.registry import ModelNotFoundError, load_model, save_model
 from ml.propensity.tables import (
     CUSTOMER_SCORES_TABLE,
     MODEL_RUNS_TABLE,
@@ -33,7 +33,8 @@ from ml.propensity.tables import (
 )
 from ml.segments.features import build_segment_features
 from ml.segments.model import fit_segments
-from ml.warehouse import ML_SCHEMA, read_as_of_date, replace_table, upsert_rows
+from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
+from orchestration.defs.ml.skips import absent_table, skipped
 from orchestration.defs.resources import WarehouseResource
 
 ML_GROUP = "ml"
@@ -71,7 +72,12 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
     trained_at = datetime.now(UTC)
     with warehouse.connect() as con:
         as_of = read_as_of_date(con)
-        result = train_and_evaluate(con, as_of)
+        try:
+            result = train_and_evaluate(con, as_of)
+        except InsufficientDataError as error:
+            con.close()
+            # The run log keeps earlier versions; nothing new to add.
+            return skipped(context, warehouse, [], error)
         saved = save_model(result, warehouse.models_path, trained_at=trained_at)
         upsert_rows(
             con,
@@ -117,7 +123,10 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
     ),
 )
 def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    result, metadata = load_model(warehouse.models_path)
+    try:
+        result, metadata = load_model(warehouse.models_path)
+    except ModelNotFoundError as error:
+        return skipped(context, warehouse, [CUSTOMER_SCORES_TABLE], error)
     version = str(metadata["version"])
     scored_at = datetime.now(UTC)
     with warehouse.connect() as con:
@@ -141,6 +150,8 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
 
 @asset_check(asset=CUSTOMER_SCORES_KEY, description="Scores lie in 0-100, one row per customer, segments match.")
 def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, CUSTOMER_SCORES_TABLE)) is not None:
+        return absent
     with warehouse.connect() as con:
         row = con.execute(
             f"""
@@ -170,6 +181,8 @@ def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckRe
     description="The latest model ranks next-30-day buyers better than the RFM baseline (ROC AUC).",
 )
 def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, MODEL_RUNS_TABLE)) is not None:
+        return absent
     with warehouse.connect() as con:
         row = con.execute(
             f"select version, roc_auc, baseline_roc_auc from {ML_SCHEMA}.{MODEL_RUNS_TABLE} "
@@ -223,7 +236,13 @@ SEGMENT_INPUTS = [
 def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect() as con:
         as_of = read_as_of_date(con)
-        result = fit_segments(build_segment_features(con, as_of))
+        try:
+            result = fit_segments(build_segment_features(con, as_of))
+        except InsufficientDataError as error:
+            con.close()
+            yield skipped(context, warehouse, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
+            yield skipped(context, warehouse, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
+            return
         profiles = result.segment_profiles.copy()
         # The choice of k travels with the profiles, so a dashboard can show how well separated they are.
         profiles["k"] = result.k
@@ -278,7 +297,11 @@ ORDER_ANOMALIES_KEY = AssetKey([ML_SCHEMA, "order_anomalies"])
 )
 def order_anomalies(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as con:
-        table = detect_order_anomalies(con)
+        try:
+            table = detect_order_anomalies(con)
+        except InsufficientDataError as error:
+            con.close()
+            return skipped(context, warehouse, ["order_anomalies"], error)
         replace_table(
             con, "order_anomalies", table, casts={"order_date": "date", "order_amount": "decimal(18,2)"}
         )

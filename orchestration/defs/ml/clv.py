@@ -22,7 +22,8 @@ from dagster import (
 
 from ml.clv import fit_clv, read_clv_summary
 from ml.clv.tables import CUSTOMER_CLV_CASTS, CUSTOMER_CLV_TABLE, PARAMETER_COLUMNS, customer_clv_table
-from ml.warehouse import ML_SCHEMA, replace_table
+from ml.warehouse import ML_SCHEMA, InsufficientDataError, replace_table
+from orchestration.defs.ml.skips import absent_table, skipped
 from orchestration.defs.resources import WarehouseResource
 
 ML_GROUP = "ml"
@@ -47,10 +48,13 @@ def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -
     with warehouse.connect() as con:
         summary = read_clv_summary(con)
     if summary.empty:
-        raise ValueError("marts.mart_customer_ltv has no customer: nothing to fit a CLV model on")
+        return skipped(context, warehouse, [CUSTOMER_CLV_TABLE], InsufficientDataError("no customer in the mart"))
     as_of = pd.Timestamp(summary["as_of_date"].max()).date()
     # The fit runs with the warehouse closed: other readers are not locked out for its duration.
-    result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
+    try:
+        result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
+    except InsufficientDataError as error:
+        return skipped(context, warehouse, [CUSTOMER_CLV_TABLE], error)
     table = customer_clv_table(result, as_of)
     with warehouse.connect() as con:
         replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)
@@ -83,6 +87,8 @@ def _check(passed: bool, **metadata: Any) -> AssetCheckResult:
 
 @asset_check(asset=CUSTOMER_CLV_KEY, description="One fitted model: its seven parameters finite and positive, q > 1.")
 def clv_parameters_finite(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
+        return absent
     columns = list(PARAMETER_COLUMNS.values())
     with warehouse.connect() as con:
         frame = con.execute(
@@ -99,6 +105,8 @@ def clv_parameters_finite(warehouse: WarehouseResource) -> AssetCheckResult:
 
 @asset_check(asset=CUSTOMER_CLV_KEY, description="probability_alive is set and lies in [0, 1] for every customer.")
 def clv_probabilities_in_unit_interval(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
+        return absent
     with warehouse.connect() as con:
         bad, low, high = con.execute(
             f"""
@@ -116,6 +124,8 @@ def clv_probabilities_in_unit_interval(warehouse: WarehouseResource) -> AssetChe
     description="Expected purchases, spend and 12-month CLV are set and non-negative; 365-day purchases >= 90-day.",
 )
 def clv_expectations_non_negative(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
+        return absent
     expectations = ("expected_purchases_90d", "expected_purchases_365d", "expected_avg_order_value", "clv_12m")
     counts = ", ".join(
         f"count(*) filter (where {c} is null or isnan({c}::double) or {c} < 0) as {c}" for c in expectations
@@ -134,6 +144,8 @@ def clv_expectations_non_negative(warehouse: WarehouseResource) -> AssetCheckRes
 
 @asset_check(asset=CUSTOMER_CLV_KEY, description="Exactly one row per customer of marts.mart_customer_ltv.")
 def clv_one_row_per_customer(warehouse: WarehouseResource) -> AssetCheckResult:
+    if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
+        return absent
     with warehouse.connect() as con:
         rows, duplicates, missing, extra = con.execute(
             f"""

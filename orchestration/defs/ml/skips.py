@@ -1,0 +1,39 @@
+"""Skipping a model that has too little data, instead of failing the build.
+
+A young shop (or a tiny test folder) has marts but not enough history to train on. The ML asset then drops
+its table, so no older result poses as current, and records why; its checks warn that the table is absent.
+"""
+
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, AssetKey, MaterializeResult
+
+from ml.warehouse import ML_SCHEMA, drop_table, table_exists
+from orchestration.defs.resources import WarehouseResource
+
+
+def skipped(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    tables: list[str],
+    reason: Exception,
+    asset_key: AssetKey | None = None,
+) -> MaterializeResult:
+    with warehouse.connect() as con:
+        for table in tables:
+            drop_table(con, table)
+    names = ", ".join(f"{ML_SCHEMA}.{t}" for t in tables)
+    context.log.warning(f"skipped {names}: {reason}")
+    return MaterializeResult(
+        asset_key=asset_key, metadata={"summary": f"skipped, not enough data: {reason}", "skipped": True}
+    )
+
+
+def absent_table(warehouse: WarehouseResource, table: str) -> AssetCheckResult | None:
+    """A warning result when ``ml.<table>`` was not built (its model was skipped), else None."""
+    with warehouse.connect() as con:
+        if table_exists(con, table):
+            return None
+    return AssetCheckResult(
+        passed=False,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"reason": f"{ML_SCHEMA}.{table} was not built: not enough data for its model"},
+    )
