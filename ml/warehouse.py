@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import duckdb
@@ -24,6 +26,13 @@ class InsufficientDataError(ValueError):
     """
 
 ML_SCHEMA = "ml"
+# SQL turning a category name into a column-safe slug ("Beauté & Soins" -> "beaute_soins"), shared by every
+# ML package that makes one column per category, so they name them alike. Accents are stripped first.
+CATEGORY_SLUG_SQL = (
+    "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
+    "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
+)
+SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SQL_TYPE = re.compile(r"^[a-z]+(\(\d+(,\d+)?\))?$")
 
@@ -70,22 +79,29 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
-def replace_table(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, casts: dict[str, str] | None = None
-) -> int:
-    """Replace ``ml.<table>`` with ``frame`` atomically (``casts``: column -> SQL type); returns the row count."""
-    name = f"{ML_SCHEMA}.{_identifier(table)}"
+@contextmanager
+def _frame_transaction(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[None]:
+    """``frame`` visible as ``_ml_frame`` inside one transaction on schema ``ml``; rolled back on any error."""
     con.register("_ml_frame", frame)
     try:
         con.execute("begin transaction")
         con.execute(f"create schema if not exists {ML_SCHEMA}")
-        con.execute(f"create or replace table {name} as {_select(casts)}")
+        yield
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
         con.unregister("_ml_frame")
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, casts: dict[str, str] | None = None
+) -> int:
+    """Replace ``ml.<table>`` with ``frame`` atomically (``casts``: column -> SQL type); returns the row count."""
+    name = f"{ML_SCHEMA}.{_identifier(table)}"
+    with _frame_transaction(con, frame):
+        con.execute(f"create or replace table {name} as {_select(casts)}")
     logger.info("wrote %d rows to %s", len(frame), name)
     return len(frame)
 
@@ -99,18 +115,9 @@ def upsert_rows(
     """
     name = f"{ML_SCHEMA}.{_identifier(table)}"
     key_column = _identifier(key)
-    con.register("_ml_frame", frame)
-    try:
-        con.execute("begin transaction")
-        con.execute(f"create schema if not exists {ML_SCHEMA}")
+    with _frame_transaction(con, frame):
         con.execute(f"create table if not exists {name} as {_select(casts)} limit 0")
         con.execute(f"delete from {name} where {key_column} in (select {key_column} from _ml_frame)")
         con.execute(f"insert into {name} by name {_select(casts)}")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_ml_frame")
     logger.info("upserted %d rows into %s by %s", len(frame), name, key_column)
     return len(frame)

@@ -18,11 +18,12 @@ e-mail sent before the window and opened inside it give more opens than sends.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, datetime
 
 import duckdb
 import pandas as pd
+
+from ml.warehouse import CATEGORY_SLUG_SQL, SAFE_SLUG
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ ORDER_WINDOWS_DAYS: tuple[int, ...] = (30, 90, 365)
 EMAIL_WINDOW_DAYS = 90
 WEB_WINDOWS_DAYS: tuple[int, ...] = (30, 90)
 
-# Same expression for the column list and the per-line grouping, so a share column always
-# matches its rows. Accents are stripped first so that "Beauté" and "Beaute" share a column.
-_SLUG_SQL = (
-    "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
-    "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
-)
-_SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
 
 # The population: known customers registered on or before each cutoff. Customers without
 # registered_on have no tenure and are left out.
@@ -75,14 +69,14 @@ def _category_slugs(con: duckdb.DuckDBPyConnection, max_cutoff: date) -> list[st
     a category first sold after every cutoff does not add a (constant zero) column.
     """
     sql = f"""
-        select distinct {_SLUG_SQL.format(col="category")} as slug
+        select distinct {CATEGORY_SLUG_SQL.format(col="category")} as slug
         from marts.fct_order_lines
         where is_sale and order_date < $max_cutoff
         order by slug
     """
     slugs = [row[0] for row in con.execute(sql, {"max_cutoff": max_cutoff}).fetchall()]
     # Slugs become SQL identifiers and literals below; the slug expression guarantees this shape.
-    unsafe = [s for s in slugs if not _SAFE_SLUG.match(s)]
+    unsafe = [s for s in slugs if not SAFE_SLUG.match(s)]
     if unsafe:
         raise ValueError(f"unexpected category slugs: {unsafe}")
     return slugs
@@ -175,7 +169,7 @@ web as (
 
 category_revenue as (
     -- Lines, not orders: an order can mix categories.
-    select p.customer_id, p.cutoff, {_SLUG_SQL.format(col="l.category")} as slug, sum(l.revenue) as revenue
+    select p.customer_id, p.cutoff, {CATEGORY_SLUG_SQL.format(col="l.category")} as slug, sum(l.revenue) as revenue
     from population as p
     inner join marts.fct_order_lines as l
         on l.customer_id = p.customer_id and l.is_sale and l.order_date < p.cutoff

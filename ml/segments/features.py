@@ -25,11 +25,12 @@ category's display name. One query computes every feature (after one small query
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, datetime
 
 import duckdb
 import pandas as pd
+
+from ml.warehouse import CATEGORY_SLUG_SQL, SAFE_SLUG
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,6 @@ CATEGORY_LABELS_ATTR = "category_labels"
 UNKNOWN_CATEGORY_SLUG = "unknown"
 BEHAVIOUR_COLUMNS: tuple[str, ...] = ("average_order_value", "frequency", "recency_days", "return_rate")
 
-# Same slug rule as ml/propensity/features.py, so share columns are named alike across the ML packages.
-_SLUG_SQL = (
-    "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
-    "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
-)
-_SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
 
 
 def _as_date(as_of: date) -> date:
@@ -58,7 +53,7 @@ def _as_date(as_of: date) -> date:
 def _categories(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
     """Slug -> display name of the categories with a completed line on or before ``as_of``, by slug."""
     sql = f"""
-        select {_SLUG_SQL.format(col="category")} as slug, min(category) as label
+        select {CATEGORY_SLUG_SQL.format(col="category")} as slug, min(category) as label
         from marts.fct_order_lines
         where is_sale and order_date <= $as_of
         group by slug
@@ -67,7 +62,7 @@ def _categories(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
     rows = con.execute(sql, {"as_of": as_of}).fetchall()
     labels = {slug: label for slug, label in rows if slug != UNKNOWN_CATEGORY_SLUG}
     # Slugs become SQL identifiers and literals below; the slug expression guarantees this shape.
-    unsafe = [s for s in labels if not _SAFE_SLUG.match(s)]
+    unsafe = [s for s in labels if not SAFE_SLUG.match(s)]
     if unsafe:
         raise ValueError(f"unexpected category slugs: {unsafe}")
     return labels
@@ -105,7 +100,7 @@ sale_orders as (
 ),
 
 lines as (
-    select l.customer_id, l.is_sale, l.status, l.revenue, {_SLUG_SQL.format(col="l.category")} as slug
+    select l.customer_id, l.is_sale, l.status, l.revenue, {CATEGORY_SLUG_SQL.format(col="l.category")} as slug
     from marts.fct_order_lines as l
     inner join sale_orders as p on p.customer_id = l.customer_id
     where l.order_date <= $as_of and (l.is_sale or l.status = 'returned')
