@@ -6,15 +6,22 @@ VENV_BI := .venv-bi
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 SEEDS ?= $(or $(COMPTOIR_SEEDS_DIR),seeds)
+HOME_DIR := $(or $(COMPTOIR_HOME),warehouse)
+PUBLISHED := $(HOME_DIR)/published/comptoir.duckdb
+# What a build reads: the landing files and the pipeline's code (not the dashboards, not Superset's client).
+BUILD_INPUTS = $(shell find "$(SEEDS)" orchestration ml dbt_project/models dbt_project/macros dbt_project/tests \
+	-type f -not -name '*.pyc' -not -path 'orchestration/superset/*' 2>/dev/null) \
+	dbt_project/dbt_project.yml requirements/pipeline.lock
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup sample build run serve test lint lock clean help
+.PHONY: setup sample build run serve test lint lock clean help published-check
 
 help:
-	@echo "make run    set up, generate the sample if $(SEEDS)/ is empty, build, serve the Dagster UI on :3000"
-	@echo "make build  the same without serving"
+	@echo "make run    set up, generate the sample if $(SEEDS)/ is empty, build and publish (when something"
+	@echo "            changed), serve Superset on :8088 and the Dagster UI on :3000"
+	@echo "make build  build and publish the warehouse, always"
 	@echo "make test   set up and run every test"
 	@echo "make lint   ruff and sqlfluff"
 	@echo "make lock   re-pin requirements/*.lock from requirements/*.in"
@@ -36,6 +43,7 @@ $(VENV_BI)/.installed: requirements/bi.lock
 	test -x $(VENV_BI)/bin/python || $(PYTHON) -m venv $(VENV_BI)
 	$(VENV_BI)/bin/python -m pip install $(PIP_FLAGS) pip==26.3
 	$(VENV_BI)/bin/python -m pip install $(PIP_FLAGS) -r requirements/bi.lock
+	$(VENV_BI)/bin/python -m pip check
 	touch $@
 
 # Generate the default sample only when the landing folder holds no orders file.
@@ -44,9 +52,22 @@ sample: setup
 
 build: sample
 	$(BIN)/comptoir build --seeds "$(SEEDS)"
+	@$(MAKE) --no-print-directory published-check
 
-run: build
-	$(BIN)/comptoir serve
+# A second `make run` with nothing changed skips the build: the published warehouse is remade only when a
+# landing file or the pipeline's code is newer than it. Superset is initialised the first time only.
+run: sample $(PUBLISHED)
+	$(BIN)/comptoir superset init
+	$(BIN)/comptoir serve --seeds "$(SEEDS)"
+
+$(PUBLISHED): $(BUILD_INPUTS) | sample
+	$(BIN)/comptoir build --seeds "$(SEEDS)"
+	@$(MAKE) --no-print-directory published-check
+
+# The build publishes its file when every step succeeded (asset published/warehouse). Should the build file be
+# newer than the published copy anyway (a build made before that asset was registered), publish it now.
+published-check:
+	@[ "$(PUBLISHED)" -nt "$(HOME_DIR)/comptoir.duckdb" ] || $(BIN)/comptoir superset publish
 
 serve: setup
 	$(BIN)/comptoir serve
@@ -60,13 +81,18 @@ lint: setup
 	$(BIN)/ruff check .
 	cd dbt_project && COMPTOIR_DUCKDB_PATH=:memory: ../$(BIN)/sqlfluff lint models tests --processes 2
 
-lock:
-	rm -rf /tmp/comptoir-lock && $(PYTHON) -m venv /tmp/comptoir-lock
-	/tmp/comptoir-lock/bin/pip install $(PIP_FLAGS) pip==26.3
-	/tmp/comptoir-lock/bin/pip install $(PIP_FLAGS) -r requirements/pipeline.in
-	{ echo "# Full pinned tree of the pipeline environment (.venv), from 'pip freeze' after installing"; \
-	  echo "# requirements/pipeline.in. Regenerate with 'make lock'."; \
-	  /tmp/comptoir-lock/bin/pip freeze --exclude-editable; } > requirements/pipeline.lock
+# One fresh venv per environment; the lock is its `pip freeze`.
+lock: lock-pipeline lock-bi
+
+lock-%:
+	rm -rf /tmp/comptoir-lock-$* && $(PYTHON) -m venv /tmp/comptoir-lock-$*
+	/tmp/comptoir-lock-$*/bin/pip install $(PIP_FLAGS) pip==26.3
+	/tmp/comptoir-lock-$*/bin/pip install $(PIP_FLAGS) -r requirements/$*.in
+	/tmp/comptoir-lock-$*/bin/pip check
+	{ echo "# Full pinned tree of the $(if $(filter bi,$*),BI environment (.venv-bi),pipeline environment (.venv)), from 'pip freeze' after installing"; \
+	  echo "# requirements/$*.in. Regenerate with 'make lock'."; \
+	  /tmp/comptoir-lock-$*/bin/pip freeze --exclude-editable; } > requirements/$*.lock
+	rm -rf /tmp/comptoir-lock-$*
 
 clean:
 	rm -rf "$${COMPTOIR_HOME:-warehouse}"

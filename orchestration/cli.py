@@ -1,4 +1,4 @@
-"""`comptoir`: the everyday verbs (generate, build, serve, score)."""
+"""`comptoir`: the everyday verbs (generate, build, serve, score, superset)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings
 log = logging.getLogger("comptoir")
 
 DAGSTER_PORT = 3000
+SUPERSET_PORT = 8088
 QUARANTINE = "dq_quarantine"  # staging model holding every row a data-quality rule set aside
 _DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
@@ -96,7 +97,7 @@ def _print_ml_summary(result: object) -> None:
             continue
         summary = materialization.metadata.get("summary")
         if summary is not None:
-            lines.append(f"  {'.'.join(materialization.asset_key.path):<22}{getattr(summary, 'value', summary)}")
+            lines.append(f"  {'.'.join(materialization.asset_key.path):<26}{getattr(summary, 'value', summary)}")
     if lines:
         print("Models (schema ml):")
         print("\n".join(lines))
@@ -233,25 +234,172 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _superset_url(host: str, port: int) -> str:
+    return f"http://{host}:{port}"
+
+
+def _sync_superset(settings: Settings, url: str) -> int:
+    """Sync superset/assets/ into the Superset at `url`; 0 when done, 1 when the bundle or Superset failed."""
+    import requests
+
+    from orchestration.superset import server
+    from orchestration.superset.bundle import BundleError
+    from orchestration.superset.client import SupersetError
+    from orchestration.superset.sync import sync
+
+    if not settings.published_path.exists():
+        print(f"No published warehouse at {settings.published_path}: the dashboards are synced after a build "
+              "publishes one (`comptoir build`, then `comptoir superset sync`).", file=sys.stderr)
+        return 1
+    admin = server.admin_credential(settings.home)
+    viewer = server.viewer_credential(settings.home)
+    try:
+        report = sync(url, admin.username, admin.password, published_path=settings.published_path,
+                      viewer_password=viewer.password)
+    except (BundleError, SupersetError, FileNotFoundError, LookupError) as error:
+        print(f"error: superset sync failed: {error}", file=sys.stderr)
+        return 1
+    except requests.ConnectionError:
+        print(f"error: no Superset answers at {url}: start it (`comptoir superset serve`) first", file=sys.stderr)
+        return 1
+    titles = ", ".join(title for title, _ in report.dashboards)
+    print(f"Synced {len(report.dashboards)} dashboard(s) ({titles}), {report.charts} charts, {report.datasets} "
+          f"datasets in {report.seconds:.1f}s (data as of {report.as_of or 'unknown'})")
+    return 0
+
+
+def _print_credentials(settings: Settings) -> None:
+    from orchestration.superset import server
+
+    for role, cred in (("admin", server.admin_credential(settings.home)),
+                       ("business viewer", server.viewer_credential(settings.home))):
+        print(f"  {role + ':':<17}{cred.username} / {cred.password}   (from {cred.source})")
+
+
+def _wait_for_http(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 180.0) -> None:
+    """Poll `url` until it answers 200, failing early if one of the servers exits."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"a server exited with status {process.returncode} while starting")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """The Dagster UI and Superset together, each in its own process group; Ctrl-C (or SIGTERM) stops both."""
+    from orchestration.superset import server
+
     settings = _apply_seeds(args.seeds)
     _prepare_dagster_home(settings)
-    command = [
+    dagster_command = [
         sys.executable, "-m", "dagster", "dev", "-m", "orchestration.definitions",
         "-h", args.host, "-p", str(args.dagster_port),
     ]
-    print(f"Dagster UI: http://{args.host}:{args.dagster_port}  (Ctrl-C stops it)")
-    process = subprocess.Popen(command)
+    # Ctrl-C (SIGINT, even when inherited as ignored) and SIGTERM both stop the two servers.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    dagster: subprocess.Popen[bytes] | None = None
+    superset: subprocess.Popen[bytes] | None = None
+    status = 0
+    try:
+        dagster = subprocess.Popen(dagster_command, start_new_session=True)
+        lines = [f"Dagster UI: http://{args.host}:{args.dagster_port}"]
+        if not args.no_superset:
+            if not server.is_initialised(settings.home):
+                print("Initialising Superset (first run only, 1-2 minutes)...")
+                server.init(settings.home)
+            url = _superset_url(args.host, args.superset_port)
+            superset = server.start_server(settings.home, args.host, args.superset_port)
+            _wait_for_http(f"{url}/health", [dagster, superset])
+            if _sync_superset(settings, url) != 0 and settings.published_path.exists():
+                return 1
+            lines.insert(0, f"Superset:   {url}   (log: {server.superset_dir(settings.home) / 'superset.log'})")
+        running = [process for process in (dagster, superset) if process is not None]
+        _wait_for_http(f"http://{args.host}:{args.dagster_port}/server_info", running)
+        print("\n".join(lines))
+        if superset is not None:
+            _print_credentials(settings)
+        print("Ctrl-C stops the servers.")
+        while True:
+            for process in (dagster, superset):
+                if process is not None and process.poll() is not None:
+                    print(f"error: a server stopped unexpectedly (status {process.returncode})", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        status = 0
+    except (server.SupersetSetupError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        status = 1
+    finally:
+        # Dagster dev shuts its webserver and daemon down on SIGINT; gunicorn stops gracefully on SIGTERM.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if superset is not None:
+            server.stop_process_group(superset, signal.SIGTERM)
+        if dagster is not None:
+            server.stop_process_group(dagster, signal.SIGINT)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return status
+
+
+def cmd_superset(args: argparse.Namespace) -> int:
+    """`comptoir superset init|sync|serve|publish`."""
+    from orchestration.superset import server
+
+    settings = Settings.from_env()
+    if args.superset_verb == "init":
+        started = time.monotonic()
+        try:
+            done = server.init(settings.home, force=args.force)
+        except server.SupersetSetupError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        if done:
+            print(f"Superset initialised in {time.monotonic() - started:.1f}s ({server.superset_dir(settings.home)})")
+            _print_credentials(settings)
+        else:
+            print(f"Superset already initialised ({server.superset_dir(settings.home)}); --force redoes it")
+        return 0
+    if args.superset_verb == "sync":
+        return _sync_superset(settings, args.url.rstrip("/"))
+    if args.superset_verb == "publish":
+        from orchestration.defs.publish.copy import PublishError, publish_warehouse
+
+        try:
+            published = publish_warehouse(settings.warehouse_path, settings.published_path)
+        except PublishError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"Published {published.path} ({published.tables} tables) in {published.seconds:.1f}s")
+        return 0
+    # serve: Superset alone, in the foreground
+    try:
+        if not server.is_initialised(settings.home):
+            server.init(settings.home)
+        process = server.start_server(settings.home, args.host, args.port)
+    except server.SupersetSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    print(f"Superset: {_superset_url(args.host, args.port)}  (Ctrl-C stops it)")
     try:
         return process.wait()
     except KeyboardInterrupt:
-        # dagster dev shuts its webserver and daemon down on SIGINT; give it time to do so.
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        return 0
+        return 0 if server.stop_process_group(process, signal.SIGTERM) is not None else 1
 
 
 SCORE_EPILOG = """\
@@ -305,7 +453,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,serve,score}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,serve,score,superset}")
 
     gen = verbs.add_parser("generate", help="write a deterministic synthetic shop export")
     gen.add_argument("--out", required=True, help="folder to write the raw files and manifest.json into")
@@ -322,10 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")
     build.set_defaults(func=cmd_build)
 
-    serve = verbs.add_parser("serve", help="serve the Dagster UI until Ctrl-C")
+    serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")
     serve.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--dagster-port", type=int, default=DAGSTER_PORT)
+    serve.add_argument("--superset-port", type=int, default=SUPERSET_PORT)
+    serve.add_argument("--no-superset", action="store_true", help="serve the Dagster UI only")
     serve.set_defaults(func=cmd_serve)
 
     score = verbs.add_parser(
@@ -341,6 +491,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="score the valid rows and list the invalid ones instead of failing")
     score.add_argument("--model-version", help="a saved model version (default: the latest)")
     score.set_defaults(func=cmd_score)
+
+    bi = verbs.add_parser(
+        "superset",
+        help="Superset: initialise it, publish the warehouse, sync the dashboards, serve it",
+        description="Superset runs from .venv-bi with superset/superset_config.py; its files live in "
+        "$COMPTOIR_HOME/superset. Passwords: $COMPTOIR_SUPERSET_ADMIN_PASSWORD / $COMPTOIR_SUPERSET_VIEWER_PASSWORD, "
+        "else generated once into $COMPTOIR_HOME/superset/<user>_password.",
+    )
+    bi_verbs = bi.add_subparsers(dest="superset_verb", required=True, metavar="{init,sync,serve,publish}")
+    bi_init = bi_verbs.add_parser("init", help="create the metadata database, the admin and the roles (once)")
+    bi_init.add_argument("--force", action="store_true", help="run it again even if already done")
+    bi_sync = bi_verbs.add_parser("sync", help="import superset/assets/ into a running Superset, set the roles")
+    bi_sync.add_argument("--url", default=f"http://127.0.0.1:{SUPERSET_PORT}")
+    bi_verbs.add_parser("publish", help="publish the current build file for the dashboards (atomic copy)")
+    bi_serve = bi_verbs.add_parser("serve", help="serve Superset alone until Ctrl-C")
+    bi_serve.add_argument("--host", default="127.0.0.1")
+    bi_serve.add_argument("--port", type=int, default=SUPERSET_PORT)
+    bi.set_defaults(func=cmd_superset)
     return parser
 
 

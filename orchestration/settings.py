@@ -15,6 +15,7 @@ HOME_ENV = "COMPTOIR_HOME"
 DEFAULT_SEEDS_DIR = "seeds"
 DEFAULT_HOME = "warehouse"
 WAREHOUSE_FILE = "comptoir.duckdb"
+PUBLISHED_DIR = "published"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Settings:
     def warehouse_path(self) -> Path:
         """The DuckDB file the pipeline builds into."""
         return self.home / WAREHOUSE_FILE
+
+    @property
+    def published_path(self) -> Path:
+        """The finished copy of the warehouse that dashboards read (published after a successful build)."""
+        return self.home / PUBLISHED_DIR / WAREHOUSE_FILE
 
     @property
     def dagster_home(self) -> Path:

@@ -1,18 +1,25 @@
-"""`comptoir serve` brings up the Dagster UI with the code location, and Ctrl-C stops it cleanly."""
+"""`comptoir serve` brings up Superset (initialised, dashboards synced) and the Dagster UI with the code location,
+prints their URLs and credentials, and Ctrl-C stops both cleanly."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from orchestration.defs.publish.copy import publish_warehouse
+from orchestration.superset.client import SupersetClient
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +28,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _asset_keys(port: int) -> list[str]:
@@ -33,27 +45,53 @@ def _asset_keys(port: int) -> list[str]:
     return sorted("/".join(node["assetKey"]["path"]) for node in nodes)
 
 
-def test_serve_shows_the_raw_assets_and_stops_on_ctrl_c(tmp_path: Path, repo_root: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "COMPTOIR_HOME": str(tmp_path / "home")}
+def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
+    tmp_path: Path, repo_root: Path, built_sample: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(built_sample, home / "comptoir.duckdb")
+    publish_warehouse(home / "comptoir.duckdb", home / "published" / "comptoir.duckdb")
+    dagster_port, superset_port = _free_port(), _free_port()
+    env = {**os.environ, "COMPTOIR_HOME": str(home)}
+    for name in ("COMPTOIR_SUPERSET_ADMIN_PASSWORD", "COMPTOIR_SUPERSET_VIEWER_PASSWORD"):
+        env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "serve", "--seeds", str(tmp_path), "--dagster-port", str(port)],
+        [sys.executable, "-m", "orchestration.cli", "serve", "--seeds", str(tmp_path),
+         "--dagster-port", str(dagster_port), "--superset-port", str(superset_port)],
         cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
     try:
-        keys: list[str] = []
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline and not keys:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                keys = _asset_keys(port)
-            except (OSError, KeyError, TypeError):
-                time.sleep(2)
+        started = time.monotonic()
+        while not any("Ctrl-C stops the servers" in line for line in lines):
+            assert process.poll() is None, "".join(lines)[-4000:]
+            assert time.monotonic() - started < 900, "".join(lines)[-4000:]
+            time.sleep(1)
+        output = "".join(lines)
+        print(f"\nserving after {time.monotonic() - started:.1f}s (first run: Superset initialised)")
+        assert f"Superset:   http://127.0.0.1:{superset_port}" in output
+        assert f"Dagster UI: http://127.0.0.1:{dagster_port}" in output
+        assert "Synced 1 dashboard" in output or "Synced" in output
+
+        # the printed credentials work: the business viewer sees the dashboards
+        viewer = re.search(r"business viewer: (\S+) / (\S+)", output)
+        admin = re.search(r"admin:\s+(\S+) / (\S+)", output)
+        assert viewer and admin, output
+        client = SupersetClient(f"http://127.0.0.1:{superset_port}", viewer.group(1), viewer.group(2))
+        assert "overview" in {row["slug"] for row in client.list_all("dashboard", columns=["slug"])}
+        SupersetClient(f"http://127.0.0.1:{superset_port}", admin.group(1), admin.group(2))
+
+        keys = _asset_keys(dagster_port)
         assert "raw/orders" in keys and "raw/customers" in keys, keys
+
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=60) == 0
+        assert process.wait(timeout=120) == 0
+        assert not _port_open(superset_port) and not _port_open(dagster_port)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -114,7 +114,9 @@ def test_dbt_tests_on_models_are_asset_checks() -> None:
 def test_the_warehouse_job_loads_raw_then_builds_dbt_in_one_process() -> None:
     job = defs.resolve_job_def(WAREHOUSE_JOB_NAME)
     ml_steps = {a.node_def.name for a in [*ALL_ML_ASSETS, *ALL_ML_CHECKS]}
-    assert {node.name for node in job.nodes} == {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps}
+    publish_step = defs.resolve_assets_def(AssetKey(["published", "warehouse"])).node_def.name
+    expected = {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps, publish_step}
+    assert {node.name for node in job.nodes} == expected
     assert job.executor_def.name == "in_process"
 
 

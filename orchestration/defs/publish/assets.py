@@ -1,0 +1,71 @@
+"""The published warehouse: the copy of a finished build that Superset reads (see copy.py).
+
+The asset depends on every other asset of the warehouse job, so it runs last and only when all of them
+succeeded: a failed raw load, a failing dbt test (dbt build stops the step) or a failed ML asset skips it,
+and the previously published copy stays as it was.
+"""
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from orchestration.defs.publish.copy import PublishError, publish_warehouse
+from orchestration.defs.resources import WarehouseResource
+
+PUBLISHED_KEY = AssetKey(["published", "warehouse"])
+PUBLISH_GROUP = "published"
+
+
+def upstream_keys(definitions: Iterable[AssetsDefinition | AssetSpec]) -> list[AssetKey]:
+    """Every asset key the given assets and specs produce (a multi-asset counts all of its keys)."""
+    keys: set[AssetKey] = set()
+    for definition in definitions:
+        if isinstance(definition, AssetSpec):
+            keys.add(definition.key)
+        else:
+            keys.update(definition.keys)
+    keys.discard(PUBLISHED_KEY)
+    return sorted(keys, key=lambda key: key.to_user_string())
+
+
+def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], published_path: Path) -> AssetsDefinition:
+    """The publish asset, downstream of every asset in `upstream`, writing `published_path`."""
+
+    @asset(
+        key=PUBLISHED_KEY,
+        deps=upstream_keys(upstream),
+        group_name=PUBLISH_GROUP,
+        kinds={"duckdb"},
+        description=(
+            "The finished warehouse, published for the dashboards: after every load, dbt model and test and ML "
+            "asset succeeded, the build file is copied beside the published file and renamed over it (atomic), "
+            "so Superset, which opens the published file read-only, never sees a build in progress."
+        ),
+    )
+    def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        try:
+            published = publish_warehouse(Path(warehouse.database), published_path)
+        except PublishError as error:
+            raise Failure(description=str(error), allow_retries=False) from error
+        context.log.info(f"published {published.path} ({published.bytes:,} bytes) in {published.seconds:.1f}s")
+        return MaterializeResult(
+            metadata={
+                "summary": f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)",
+                "path": MetadataValue.path(str(published.path)),
+                "bytes": published.bytes,
+                "tables": published.tables,
+                "seconds": round(published.seconds, 2),
+            }
+        )
+
+    return published_warehouse

@@ -1,0 +1,90 @@
+"""Publish a finished warehouse: a complete copy written beside the published file, then renamed over it.
+
+Dashboards read the published file, never the one a build writes (DuckDB: a read-write connection locks
+the file against every reader). os.replace is atomic within a folder, so a reader opens either the previous
+copy or the new one, never half a file; a reader that already has the previous copy open keeps reading it.
+Plain Python and DuckDB, no Dagster: the Dagster asset and the tests call it.
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+# A copy must hold these schemas before it replaces the published file.
+REQUIRED_SCHEMAS = ("marts",)
+
+
+class PublishError(RuntimeError):
+    """The build file cannot be published (missing, incomplete, or the copy failed its check)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    bytes: int
+    seconds: float
+    tables: int
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def checkpoint(database: Path) -> None:
+    """Fold the write-ahead log into the main file, so the file alone is the whole warehouse."""
+    with duckdb.connect(str(database)) as con:
+        con.execute("checkpoint")
+    wal = database.with_name(database.name + ".wal")
+    if wal.exists() and wal.stat().st_size:
+        raise PublishError(f"{wal} still holds unwritten changes after a checkpoint: is another process writing?")
+
+
+def _check_copy(path: Path) -> int:
+    """Open the copy read-only and count its tables; refuse one without the schemas dashboards read."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, count(*) from information_schema.tables group by table_schema"
+        ).fetchall()
+    tables = {str(schema): int(count) for schema, count in rows}
+    missing = [schema for schema in REQUIRED_SCHEMAS if not tables.get(schema)]
+    if missing:
+        raise PublishError(f"the build has no table in schema(s) {', '.join(missing)}: nothing to publish")
+    return sum(tables.values())
+
+
+def publish_warehouse(source: Path, target: Path) -> Published:
+    """Copy the finished build `source` to `target` atomically (temporary file in target's folder, fsync, rename)."""
+    started = time.monotonic()
+    if not source.exists():
+        raise PublishError(f"no warehouse to publish at {source}")
+    checkpoint(source)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp_path = Path(temporary)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+        tables = _check_copy(tmp_path)
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    published = Published(target, target.stat().st_size, time.monotonic() - started, tables)
+    log.info("published %s (%d bytes, %d tables) in %.1fs", target, published.bytes, tables, published.seconds)
+    return published

@@ -1,0 +1,466 @@
+"""The dashboards end to end: a real Superset (from .venv-bi) over the built sample, synced from superset/assets/,
+checked through its REST API and in Debian's headless Chromium.
+
+Generic over the bundle: every chart, dataset and dashboard of superset/assets/ is covered without naming it
+(the Overview's figures are additionally compared with the KPI mart). Screenshots go to a temporary folder,
+or to docs/screenshots/ when COMPTOIR_SCREENSHOTS=1 (any other value: that folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from orchestration.defs.publish.copy import publish_warehouse
+from orchestration.superset.bundle import load_bundle
+from orchestration.superset.catalog import is_pii, load_manifest
+from orchestration.superset.charts import query_chart
+from orchestration.superset.client import SupersetClient, SupersetError, wait_until_healthy
+from orchestration.superset.security import VIEWER_ROLE
+from orchestration.superset.server import Credential, admin_credential, viewer_credential
+from orchestration.superset.sync import ASSETS_DIR, METRICS_FILE, sync
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS_ENV = "COMPTOIR_SCREENSHOTS"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHARTS = '[data-test="chart-grid-component"]'
+
+
+@dataclass
+class Superset:
+    url: str
+    home: Path
+    admin: Credential
+    viewer: Credential
+    timings: dict[str, float]
+
+    @property
+    def published(self) -> Path:
+        return self.home / "published" / "comptoir.duckdb"
+
+    def client(self, viewer: bool = False) -> SupersetClient:
+        cred = self.viewer if viewer else self.admin
+        return SupersetClient(self.url, cred.username, cred.password)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _comptoir(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], cwd=REPO_ROOT, env=env,
+                               capture_output=True, text=True, timeout=timeout)
+    output = completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert completed.returncode == 0, f"comptoir {' '.join(args)}:\n{output}"
+    return completed
+
+
+@pytest.fixture(scope="module")
+def superset(tmp_path_factory: pytest.TempPathFactory, built_sample: Path) -> Iterator[Superset]:
+    """`comptoir superset publish|init|serve|sync` on a throw-away home holding a copy of the built sample."""
+    home = tmp_path_factory.mktemp("superset-home")
+    shutil.copyfile(built_sample, home / "comptoir.duckdb")
+    env = {**os.environ, "COMPTOIR_HOME": str(home)}
+    for name in ("COMPTOIR_SUPERSET_ADMIN_PASSWORD", "COMPTOIR_SUPERSET_VIEWER_PASSWORD", "SUPERSET_SECRET_KEY",
+                 "COMPTOIR_SUPERSET_DATABASE_URI"):
+        env.pop(name, None)
+    timings: dict[str, float] = {}
+    _comptoir(env, "superset", "publish")
+    started = time.monotonic()
+    _comptoir(env, "superset", "init")
+    timings["init"] = time.monotonic() - started
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (home / "serve.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "superset", "serve", "--port", str(port)],
+                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        started = time.monotonic()
+        wait_until_healthy(url, timeout=240)
+        timings["start"] = time.monotonic() - started
+        started = time.monotonic()
+        synced = _comptoir(env, "superset", "sync", "--url", url)
+        timings["sync"] = time.monotonic() - started
+        assert "Synced" in synced.stdout
+        yield Superset(url, home, admin_credential(home), viewer_credential(home), timings)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            status = process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        finally:
+            log.close()
+        print(f"\nSuperset timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
+    assert status == 0
+
+
+def _inventory(client: SupersetClient) -> dict[str, list[tuple[int, str]]]:
+    columns = {"database": "database_name", "dataset": "table_name", "chart": "slice_name",
+               "dashboard": "dashboard_title"}
+    return {kind: sorted((int(row["id"]), str(row.get("uuid"))) for row in
+                         client.list_all(kind, columns=["id", "uuid", name]))
+            for kind, name in columns.items()}
+
+
+def _bundle_uuids(kind: str) -> set[str]:
+    return {asset.uuid for asset in load_bundle(ASSETS_DIR).of(kind)}
+
+
+# --- sync -----------------------------------------------------------------------------------------
+
+
+def test_sync_imports_the_bundle_and_twice_changes_nothing(superset: Superset) -> None:
+    client = superset.client()
+    before = _inventory(client)
+    for kind in ("dataset", "chart", "dashboard"):
+        assert {uuid for _, uuid in before[kind]} == _bundle_uuids(f"{kind}s"), kind
+    assert len(before["database"]) == 1
+    params_before = {c["id"]: client.get(f"/api/v1/chart/{c['id']}")["result"]["params"] for c in
+                     client.list_all("chart", columns=["id"])}
+    report = sync(superset.url, superset.admin.username, superset.admin.password, published_path=superset.published,
+                  viewer_password=superset.viewer.password)
+    assert report.charts == len(before["chart"])
+    assert _inventory(client) == before
+    params_after = {c["id"]: client.get(f"/api/v1/chart/{c['id']}")["result"]["params"] for c in
+                    client.list_all("chart", columns=["id"])}
+    assert params_after == params_before
+
+
+def test_editing_a_chart_yaml_and_syncing_updates_that_chart(superset: Superset, tmp_path: Path) -> None:
+    assets = shutil.copytree(ASSETS_DIR, tmp_path / "assets")
+    chart_file = sorted((assets / "charts").glob("*.yaml"))[0]
+    config = yaml.safe_load(chart_file.read_text(encoding="utf-8"))
+    uuid = config.get("uuid") or load_bundle(assets).by_name("charts")[chart_file.stem].uuid
+    config["slice_name"] = f"{config.get('slice_name', chart_file.stem)} (edited)"
+    chart_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    client = superset.client()
+    before = _inventory(client)
+    try:
+        sync(superset.url, superset.admin.username, superset.admin.password, assets, superset.published)
+        charts = {row["uuid"]: row for row in client.list_all("chart", columns=["id", "uuid", "slice_name"])}
+        assert charts[uuid]["slice_name"] == config["slice_name"]
+        assert _inventory(client) == before  # updated in place: same ids, nothing added
+    finally:
+        sync(superset.url, superset.admin.username, superset.admin.password, published_path=superset.published,
+             viewer_password=superset.viewer.password)
+    charts = {row["uuid"]: row for row in client.list_all("chart", columns=["id", "uuid", "slice_name"])}
+    assert not charts[uuid]["slice_name"].endswith("(edited)")
+
+
+def test_native_filters_apply_to_the_charts_that_have_their_column(superset: Superset) -> None:
+    client = superset.client()
+    dataset_columns = {
+        int(row["id"]): {c["column_name"] for c in client.get(f"/api/v1/dataset/{row['id']}")["result"]["columns"]}
+        for row in client.list_all("dataset", columns=["id"])
+    }
+    for row in client.list_all("dashboard", columns=["id", "slug"]):
+        dashboard = client.get(f"/api/v1/dashboard/{row['id']}")["result"]
+        position = json.loads(dashboard["position_json"])
+        metadata = json.loads(dashboard["json_metadata"])
+        charts = {int(node["meta"]["chartId"]) for node in position.values()
+                  if isinstance(node, dict) and node.get("type") == "CHART"}
+        chart_dataset = {chart_id: int(json.loads(client.get(f"/api/v1/chart/{chart_id}")["result"]["params"])
+                                       ["datasource"].split("__")[0]) for chart_id in charts}
+        filters = metadata.get("native_filter_configuration", [])
+        assert any(f["filterType"] == "filter_time" for f in filters), f"{row['slug']}: no date range filter"
+        for native in filters:
+            in_scope = set(native["chartsInScope"])
+            assert in_scope == charts - set(native["scope"]["excluded"]), (row["slug"], native["name"])
+            for target in native["targets"]:
+                if "column" in target:
+                    column = target["column"]["name"]
+                    assert {c for c in charts if column in dataset_columns[chart_dataset[c]]} == in_scope, (
+                        row["slug"], native["name"])
+
+
+# --- (a) every chart's data -----------------------------------------------------------------------
+
+
+def _default_time_ranges(client: SupersetClient) -> dict[int, str]:
+    """Chart id -> the default date range of the dashboard filter that applies to it."""
+    ranges: dict[int, str] = {}
+    for row in client.list_all("dashboard", columns=["id"]):
+        dashboard = client.get(f"/api/v1/dashboard/{row['id']}")["result"]
+        metadata = json.loads(dashboard.get("json_metadata") or "{}")
+        for native in metadata.get("native_filter_configuration", []):
+            value = native.get("defaultDataMask", {}).get("filterState", {}).get("value")
+            if native.get("filterType") == "filter_time" and value:
+                for chart_id in native.get("chartsInScope", []):
+                    ranges[int(chart_id)] = value
+    return ranges
+
+
+def test_every_chart_returns_rows_without_error(superset: Superset) -> None:
+    client = superset.client()
+    charts = client.list_all("chart", columns=["id", "slice_name"])
+    assert charts
+    defaults = _default_time_ranges(client)
+    for chart in charts:
+        for time_range in (None, defaults.get(int(chart["id"]))):
+            data = query_chart(client, int(chart["id"]), time_range=time_range)
+            assert data.error is None, f"{data.name} ({time_range}): {data.error}"
+            assert data.rows >= 1, f"{data.name} ({time_range}) returned no row"
+
+
+def test_overview_figures_equal_the_kpi_marts(superset: Superset) -> None:
+    client = superset.client()
+    overview = {asset.uuid: asset.name for asset in load_bundle(ASSETS_DIR).of("charts")
+                if asset.name.startswith("overview_")}
+    charts = {overview[row["uuid"]]: int(row["id"]) for row in client.list_all("chart", columns=["id", "uuid"])
+              if row["uuid"] in overview}
+    with duckdb.connect(str(superset.published), read_only=True) as con:
+        kpis = con.execute(
+            "select customers, orders, revenue, average_order_value, margin_pct, conversion_rate from marts.mart_kpis"
+        ).fetchone()
+        year = con.execute(
+            "select sum(revenue), sum(orders) from marts.mart_kpis_monthly "
+            "where month_start >= date '2025-01-01' and month_start < date '2026-01-01'"
+        ).fetchone()
+    assert kpis is not None and year is not None
+
+    def value(name: str, time_range: str | None = None) -> float:
+        data = query_chart(client, charts[name], time_range=time_range)
+        assert data.error is None and data.rows == 1, data
+        return float(next(iter(data.data[0].values())))
+
+    customers, orders, revenue, aov, margin_pct, conversion = (float(v) for v in kpis)
+    assert value("overview_customers") == customers
+    assert value("overview_orders") == orders
+    assert value("overview_revenue") == pytest.approx(revenue, abs=0.005)
+    assert value("overview_aov") == pytest.approx(aov, abs=0.005)
+    assert value("overview_margin_pct") == pytest.approx(margin_pct, abs=0.00005)
+    assert value("overview_conversion_rate") == pytest.approx(conversion, abs=0.00005)
+    # the date range reaches the charts: a calendar year against the monthly mart's months of that year
+    assert value("overview_revenue", "2025-01-01 : 2026-01-01") == pytest.approx(float(year[0]), abs=0.005)
+    assert value("overview_orders", "2025-01-01 : 2026-01-01") == float(year[1])
+
+
+def test_datasets_carry_dbt_descriptions_and_metrics_and_no_personal_column(superset: Superset) -> None:
+    client = superset.client()
+    manifest = load_manifest(REPO_ROOT / "dbt_project" / "target" / "manifest.json")
+    library = {m["metric_name"]: m for m in yaml.safe_load(METRICS_FILE.read_text(encoding="utf-8"))["metrics"]}
+    described = 0
+    for row in client.list_all("dataset", columns=["id"]):
+        dataset = client.get(f"/api/v1/dataset/{row['id']}")["result"]
+        assert dataset["schema"] in ("marts", "ml"), dataset["table_name"]
+        columns = {c["column_name"]: c for c in dataset["columns"]}
+        assert not [name for name in columns if is_pii(name)], dataset["table_name"]
+        relation = manifest.get((dataset["schema"], dataset["table_name"]))
+        if relation is not None and not dataset.get("sql"):
+            for name, description in relation.columns.items():
+                if description and name in columns:
+                    assert columns[name]["description"] == description, (dataset["table_name"], name)
+                    described += 1
+        metrics = {m["metric_name"] for m in dataset["metrics"]}
+        for name, metric in library.items():
+            if any(set(v["requires"]) <= set(columns) for v in metric["variants"]):
+                assert name in metrics, (dataset["table_name"], name)
+    assert described > 0
+
+
+# --- (b) every dashboard in a real browser, as the business viewer --------------------------------
+
+
+def _screenshot_dir(tmp_path: Path) -> Path:
+    choice = os.environ.get(SCREENSHOTS_ENV)
+    if not choice:
+        return tmp_path
+    return REPO_ROOT / "docs" / "screenshots" if choice == "1" else Path(choice)
+
+
+def _login(page: Any, url: str, cred: Credential) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        page.goto(f"{url}/login/")
+        page.wait_for_selector("#username", timeout=60_000)
+        page.fill("#username", cred.username)
+        page.fill("#password", cred.password)
+        page.click("[type=submit]")
+        try:
+            page.wait_for_url(lambda address: "/login" not in address, timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"could not log in as {cred.username}")
+
+
+def _wait_for_charts(page: Any, expected: int, data_answers: list[int], timeout: float = 120) -> None:
+    """Until every chart holder shows a rendered chart or an error tile and nothing is loading."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rendered = page.locator(f'{CHARTS} [data-test="chart-container"]').count()
+        failed = page.locator(f"{CHARTS} [role=alert]").count()
+        loading = page.locator(f'{CHARTS} [data-test="loading-indicator"]').count()
+        if rendered + failed >= expected and loading == 0 and len(data_answers) >= expected:
+            # Quiet network is nicer for the screenshot but not required: Superset may keep polling.
+            with contextlib.suppress(PlaywrightTimeout):
+                page.wait_for_load_state("networkidle", timeout=15_000)
+            page.wait_for_timeout(3000)  # let the charts' drawing animations end before the screenshot
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError(f"charts still loading after {timeout:.0f}s")
+
+
+def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Superset, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    admin = superset.client()
+    dashboards = {row["slug"]: int(row["id"]) for row in admin.list_all("dashboard", columns=["id", "slug"])}
+    viewer_sees = {row["slug"] for row in superset.client(viewer=True).list_all("dashboard", columns=["slug"])}
+    assert viewer_sees == set(dashboards)
+    folder = _screenshot_dir(tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1100})
+        # nothing may leave the machine: record and refuse any request to another host
+        context.route(lambda address: not address.startswith(superset.url),
+                      lambda route: (outside.append(route.request.url), route.abort()))
+        page = context.new_page()
+        _login(page, superset.url, superset.viewer)
+        for slug, dashboard_id in sorted(dashboards.items()):
+            position = json.loads(admin.get(f"/api/v1/dashboard/{dashboard_id}")["result"]["position_json"])
+            expected = sum(1 for node in position.values() if isinstance(node, dict) and node.get("type") == "CHART")
+            answers: list[int] = []
+            failures: list[str] = []
+
+            def on_response(response: Any, answers: list[int] = answers, failures: list[str] = failures) -> None:
+                if "/api/v1/chart/data" in response.url:
+                    answers.append(response.status)
+                    if response.status != 200:
+                        failures.append(f"{response.status} {response.text()[:300]}")
+
+            page.on("response", on_response)
+            started = time.monotonic()
+            page.goto(f"{superset.url}/superset/dashboard/{slug}/?standalone=1")
+            _wait_for_charts(page, expected, answers)
+            seconds = time.monotonic() - started
+            page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
+            page.remove_listener("response", on_response)
+            errors = page.locator(f"{CHARTS} [role=alert]").all_inner_texts()
+            assert not errors, f"{slug}: error tiles: {errors}"
+            assert not failures, f"{slug}: chart data requests failed: {failures}"
+            assert page.locator(f'{CHARTS} [data-test="chart-container"]').count() == expected, slug
+            print(f"dashboard {slug}: {expected} charts in {seconds:.1f}s -> {folder / (slug + '.png')}")
+        browser.close()
+    assert not outside, f"requests to other hosts: {outside}"
+
+
+# --- (c) the business viewer ----------------------------------------------------------------------
+
+
+def test_business_viewer_is_refused_sql_lab_and_raw_tables(superset: Superset) -> None:
+    from playwright.sync_api import sync_playwright
+
+    admin = superset.client()
+    viewer = superset.client(viewer=True)
+    database_id = int(admin.list_all("database", columns=["id"])[0]["id"])
+    roles = {row["name"] for row in admin.list_all("security/roles")}
+    assert VIEWER_ROLE in roles
+
+    refused = (401, 403, 404, 422)
+    # dashboards and their datasets only: no database, no dataset of a raw or staging table
+    viewer.request("GET", "/api/v1/database/", expect=refused)
+    viewer.request("GET", f"/api/v1/database/{database_id}", expect=refused)
+    visible = {row["uuid"] for row in viewer.list_all("dataset", columns=["uuid"])}
+    assert visible == {row["uuid"] for row in admin.list_all("dataset", columns=["uuid"])}
+    chart = viewer.list_all("chart", columns=["id"])[0]
+    assert query_chart(viewer, int(chart["id"])).error is None
+
+    with pytest.raises(SupersetError, match=r"-> (401|403|404)"):
+        viewer.post("/api/v1/sqllab/execute/", json={"database_id": database_id, "sql": "select * from raw.orders"})
+    viewer.request("GET", f"/api/v1/database/{database_id}/tables/?q=(schema_name:raw)", expect=refused)
+    viewer.request("GET", f"/api/v1/database/{database_id}/select_star/orders/raw/", expect=refused)
+    viewer.request("POST", "/api/v1/dataset/", expect=refused,
+                   json={"database": database_id, "schema": "raw", "table_name": "orders"})
+    viewer.request("PUT", f"/api/v1/chart/{chart['id']}", expect=refused, json={"slice_name": "changed"})
+
+    # the SQL Lab page itself, in the browser
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        _login(page, superset.url, superset.viewer)
+        response = page.goto(f"{superset.url}/sqllab/")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(2000)  # a client-side redirect away from SQL Lab, if any, has happened
+        assert (response is not None and response.status == 403) or "/sqllab" not in page.url
+        assert page.locator(".ace_editor, [data-test=sql-editor-tabs]").count() == 0
+        browser.close()
+
+
+# --- item 2: dashboards keep answering while a build runs and publishes ----------------------------
+
+
+def test_charts_keep_answering_while_a_build_runs_and_publishes(superset: Superset, sample_dir: Path) -> None:
+    client = superset.client()
+    chart_ids = [int(row["id"]) for row in client.list_all("chart", columns=["id"])]
+    env = {**os.environ, "COMPTOIR_HOME": str(superset.home)}
+    build = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "build", "--seeds", str(sample_dir)],
+                             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    publishes = 0
+    stop = threading.Event()
+
+    def publish_repeatedly() -> None:
+        nonlocal publishes
+        while not stop.is_set():
+            publish_warehouse(superset.home / "comptoir.duckdb", superset.published)
+            publishes += 1
+
+    errors: list[str] = []
+    queries = 0
+
+    def query_every_chart() -> None:
+        nonlocal queries
+        for chart_id in chart_ids:
+            data = query_chart(client, chart_id, force=True)  # force: past Superset's cache, to the file
+            queries += 1
+            if data.error is not None or data.rows < 1:
+                errors.append(f"{data.name}: {data.error or 'no row'}")
+
+    publisher = threading.Thread(target=publish_repeatedly, daemon=True)
+    try:
+        while build.poll() is None:  # the build holds its own file read-write all along
+            query_every_chart()
+        assert build.returncode == 0
+        during_build = queries
+        publisher.start()
+        deadline = time.monotonic() + 300
+        while publishes < 5 and time.monotonic() < deadline:  # the published file replaced under the readers
+            query_every_chart()
+    finally:
+        stop.set()
+        if publisher.is_alive():
+            publisher.join(timeout=60)
+        if build.poll() is None:
+            build.kill()
+    assert during_build >= len(chart_ids) and queries > during_build
+    assert publishes >= 5
+    assert not errors, errors[:5]
