@@ -8,6 +8,7 @@ transaction, so a reader never sees half a result and a rerun never duplicates r
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +65,18 @@ def _select(casts: dict[str, str] | None) -> str:
             raise ValueError(f"not a plain SQL type: {sql_type!r}")
     replaced = ", ".join(f"cast({column} as {sql_type}) as {column}" for column, sql_type in casts.items())
     return f"select * replace ({replaced}) from _ml_frame"
+
+
+def finite_or_none(value: object) -> float | None:
+    """A metric as a plain float, or None when it is undefined (NaN, infinite, missing): JSON has no NaN."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
+    return {name: finite_or_none(value) for name, value in metrics.items()}
 
 
 def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:

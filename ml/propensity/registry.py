@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -38,6 +37,7 @@ import joblib
 import sklearn
 
 from ml.propensity.model import TrainingResult
+from ml.warehouse import finite_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +98,6 @@ def model_version(result: TrainingResult) -> str:
     return f"{MODEL_FAMILY}-{day.isoformat()}-{digest}"
 
 
-def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
-    # JSON has no NaN: a metric undefined on a single-class window is null.
-    return {k: (None if v is None or math.isnan(v) else float(v)) for k, v in metrics.items()}
-
-
 def _iso(day: date) -> str:
     return day.isoformat()
 
@@ -118,9 +113,9 @@ def build_metadata(result: TrainingResult, version: str, trained_at: datetime) -
         "eval_cutoff": _iso(result.eval_cutoff),
         "training_cutoffs": [_iso(c) for c in result.training_cutoffs],
         "validation_cutoff": _iso(result.validation_cutoff),
-        "metrics": _finite(result.metrics),
-        "baseline_metrics": _finite(result.baseline_metrics),
-        "validation_auc": _finite(result.validation_auc),
+        "metrics": finite_metrics(result.metrics),
+        "baseline_metrics": finite_metrics(result.baseline_metrics),
+        "validation_auc": finite_metrics(result.validation_auc),
         "feature_names": list(result.feature_names),
         "input_columns": list(result.input_columns),
         "country_categories": list(result.country_categories),

@@ -7,7 +7,6 @@ event up to and including the as-of date (features.py windows are ``[cutoff - N,
 from __future__ import annotations
 
 import json
-import math
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -15,6 +14,7 @@ import pandas as pd
 
 from ml.propensity.features import build_features
 from ml.propensity.model import TrainingResult, score_customers
+from ml.warehouse import finite_metrics, finite_or_none
 
 MODEL_RUNS_TABLE = "model_runs"
 CUSTOMER_SCORES_TABLE = "customer_scores"
@@ -27,16 +27,8 @@ def scoring_cutoff(as_of: date) -> date:
     return as_of + timedelta(days=1)
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
 def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str, allow_nan=False)
-
-
-def _clean_metrics(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: _finite_or_none(v) for k, v in metrics.items()}
 
 
 def model_run_record(result: TrainingResult, version: str, trained_at: datetime, as_of: date) -> pd.DataFrame:
@@ -52,14 +44,14 @@ def model_run_record(result: TrainingResult, version: str, trained_at: datetime,
         "training_cutoffs": _json([c.isoformat() for c in result.training_cutoffs]),
     }
     for name in _HEADLINE_METRICS:
-        record[name] = _finite_or_none(result.metrics[name])
-        record[f"baseline_{name}"] = _finite_or_none(result.baseline_metrics[name])
+        record[name] = finite_or_none(result.metrics[name])
+        record[f"baseline_{name}"] = finite_or_none(result.baseline_metrics[name])
     record["eval_customers"] = int(result.metrics["n"])
-    record["eval_positive_rate"] = _finite_or_none(result.metrics["positive_rate"])
+    record["eval_positive_rate"] = finite_or_none(result.metrics["positive_rate"])
     record["beats_baseline"] = bool(result.metrics["roc_auc"] > result.baseline_metrics["roc_auc"])
-    record["metrics"] = _json(_clean_metrics(result.metrics))
-    record["baseline_metrics"] = _json(_clean_metrics(result.baseline_metrics))
-    record["validation_auc"] = _json(_clean_metrics(result.validation_auc))
+    record["metrics"] = _json(finite_metrics(result.metrics))
+    record["baseline_metrics"] = _json(finite_metrics(result.baseline_metrics))
+    record["validation_auc"] = _json(finite_metrics(result.validation_auc))
     record["features"] = _json(result.feature_names)
     return pd.DataFrame([record])
 

@@ -7,7 +7,6 @@ run log, by version), so a rerun on the same data writes the same rows.
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 from dagster import (
     AssetCheckResult,
@@ -34,10 +33,9 @@ from ml.propensity.tables import (
 from ml.segments.features import build_segment_features
 from ml.segments.model import fit_segments
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
-from orchestration.defs.ml.skips import absent_table, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, metric_metadata, skipped
 from orchestration.defs.resources import WarehouseResource
 
-ML_GROUP = "ml"
 MODEL_RUNS_KEY = AssetKey([ML_SCHEMA, MODEL_RUNS_TABLE])
 CUSTOMER_SCORES_KEY = AssetKey([ML_SCHEMA, CUSTOMER_SCORES_TABLE])
 
@@ -50,11 +48,6 @@ PROPENSITY_INPUTS = [
     AssetKey(["staging", "stg_shop__email_events"]),
     AssetKey(["staging", "stg_shop__web_sessions"]),
 ]
-
-
-def _metric_metadata(prefix: str, metrics: dict[str, float]) -> dict[str, Any]:
-    # NaN (a single-class window) is not a number a dashboard can show: leave it out.
-    return {f"{prefix}{name}": float(value) for name, value in metrics.items() if value == value}
 
 
 @asset(
@@ -104,9 +97,9 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
             "eval_cutoff": result.eval_cutoff.isoformat(),
             "training_cutoffs": len(result.training_cutoffs),
             "model_path": MetadataValue.path(str(saved.path)),
-            **_metric_metadata("", result.metrics),
-            **_metric_metadata("baseline_", result.baseline_metrics),
-            **_metric_metadata("validation_auc_", result.validation_auc),
+            **metric_metadata(result.metrics),
+            **metric_metadata(result.baseline_metrics, "baseline_"),
+            **metric_metadata(result.validation_auc, "validation_auc_"),
         }
     )
 

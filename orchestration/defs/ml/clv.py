@@ -23,10 +23,9 @@ from dagster import (
 from ml.clv import fit_clv, read_clv_summary
 from ml.clv.tables import CUSTOMER_CLV_CASTS, CUSTOMER_CLV_TABLE, PARAMETER_COLUMNS, customer_clv_table
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, replace_table
-from orchestration.defs.ml.skips import absent_table, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, skipped
 from orchestration.defs.resources import WarehouseResource
 
-ML_GROUP = "ml"
 CUSTOMER_CLV_KEY = AssetKey([ML_SCHEMA, CUSTOMER_CLV_TABLE])
 CLV_SUMMARY_KEY = AssetKey(["marts", "mart_customer_ltv"])
 CACHE_FOLDER = "cache"  # under COMPTOIR_HOME

@@ -6,7 +6,6 @@ the same model version. `forecast_job` with `forecast_weekly_schedule` re-fits t
 `warehouse` job (every build) refreshes them as well, since it selects every asset.
 """
 
-import math
 import time
 from typing import Any
 
@@ -40,10 +39,9 @@ from ml.forecasting import (
 from ml.forecasting.backtest import N_FOLDS
 from ml.forecasting.stockout import LEAD_TIME_DAYS
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, table_exists
-from orchestration.defs.ml.skips import absent_table, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, metric_metadata, skipped
 from orchestration.defs.resources import WarehouseResource
 
-ML_GROUP = "ml"
 FORECAST_TABLE = "forecast_daily_sales"
 ACCURACY_TABLE = "forecast_accuracy"
 STOCKOUT_TABLE = "stockout_forecast"
@@ -64,16 +62,6 @@ STOCK_INPUTS = [
     AssetKey(["marts", "fct_order_lines"]),
     AssetKey(["marts", "mart_kpis"]),
 ]
-
-
-def _number(value: object) -> float | None:
-    number = float(value)  # type: ignore[arg-type]
-    return number if math.isfinite(number) else None
-
-
-def _numbers(values: dict[str, object]) -> dict[str, Any]:
-    # NaN (a metric without a defined value) is not a number a dashboard can show: leave it out.
-    return {name: number for name, value in values.items() if (number := _number(value)) is not None}
 
 
 @asset(
@@ -176,7 +164,7 @@ def forecast_accuracy_asset(context: AssetExecutionContext, warehouse: Warehouse
         if total is not None:
             total_rows = table[(table["series"] == TOTAL_SERIES) & (table["scope"] == "overall")].set_index("model")
             for model in MODELS:
-                metadata.update(_numbers({
+                metadata.update(metric_metadata({
                     f"total_{metric}_{model}": total_rows.loc[model, metric] for metric in ("mase", "mape", "smape")
                 }))
     metadata["summary"] = summary
@@ -350,7 +338,7 @@ def prophet_beats_seasonal_naive_on_total(warehouse: WarehouseResource) -> Asset
         passed=prophet is not None and naive is not None and prophet < naive,
         # A forecast that loses to the baseline is still published; say so loudly instead of failing the build.
         severity=AssetCheckSeverity.WARN,
-        metadata={"series": TOTAL_SERIES, **_numbers({"mase_prophet": prophet, "mase_seasonal_naive": naive})}
+        metadata={"series": TOTAL_SERIES, **metric_metadata({"mase_prophet": prophet, "mase_seasonal_naive": naive})}
         if prophet is not None and naive is not None
         else {"series": TOTAL_SERIES, "reason": "no overall accuracy recorded for the total series"},
     )

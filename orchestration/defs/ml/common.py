@@ -1,4 +1,4 @@
-"""Skipping a model that has too little data, instead of failing the build.
+"""What every ML asset shares: its group, metrics as metadata, and skipping a model that has too little data.
 
 A young shop (or a tiny test folder) has marts but not enough history to train on. The ML asset then drops
 its table, so no older result poses as current, and records why; its checks warn that the table is absent.
@@ -6,8 +6,16 @@ its table, so no older result poses as current, and records why; its checks warn
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, AssetKey, MaterializeResult
 
-from ml.warehouse import ML_SCHEMA, drop_table, table_exists
+from ml.warehouse import ML_SCHEMA, drop_table, finite_or_none, table_exists
 from orchestration.defs.resources import WarehouseResource
+
+ML_GROUP = "ml"
+
+
+def metric_metadata(metrics: dict[str, object], prefix: str = "") -> dict[str, float]:
+    """Metrics as asset metadata; NaN and infinities (an undefined metric) are left out, not shown as numbers."""
+    numbers = {f"{prefix}{name}": finite_or_none(value) for name, value in metrics.items()}
+    return {name: number for name, number in numbers.items() if number is not None}
 
 
 def skipped(
