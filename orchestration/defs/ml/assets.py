@@ -68,9 +68,8 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
         try:
             result = train_and_evaluate(con, as_of)
         except InsufficientDataError as error:
-            con.close()
             # The run log keeps earlier versions; nothing new to add.
-            return skipped(context, warehouse, [], error)
+            return skipped(context, con, [], error)
         saved = save_model(result, warehouse.models_path, trained_at=trained_at)
         upsert_rows(
             con,
@@ -119,7 +118,8 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
     try:
         result, metadata = load_model(warehouse.models_path)
     except ModelNotFoundError as error:
-        return skipped(context, warehouse, [CUSTOMER_SCORES_TABLE], error)
+        with warehouse.connect() as con:
+            return skipped(context, con, [CUSTOMER_SCORES_TABLE], error)
     version = str(metadata["version"])
     scored_at = datetime.now(UTC)
     with warehouse.connect() as con:
@@ -232,9 +232,8 @@ def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseRes
         try:
             result = fit_segments(build_segment_features(con, as_of))
         except InsufficientDataError as error:
-            con.close()
-            yield skipped(context, warehouse, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
-            yield skipped(context, warehouse, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
+            yield skipped(context, con, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
+            yield skipped(context, con, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
             return
         profiles = result.segment_profiles.copy()
         # The choice of k travels with the profiles, so a dashboard can show how well separated they are.
@@ -293,8 +292,7 @@ def order_anomalies(context: AssetExecutionContext, warehouse: WarehouseResource
         try:
             table = detect_order_anomalies(con)
         except InsufficientDataError as error:
-            con.close()
-            return skipped(context, warehouse, ["order_anomalies"], error)
+            return skipped(context, con, ["order_anomalies"], error)
         replace_table(
             con, "order_anomalies", table, casts={"order_date": "date", "order_amount": "decimal(18,2)"}
         )

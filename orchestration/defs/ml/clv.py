@@ -46,14 +46,15 @@ _TABLE = f"{ML_SCHEMA}.{CUSTOMER_CLV_TABLE}"
 def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     with warehouse.connect() as con:
         summary = read_clv_summary(con)
-    if summary.empty:
-        return skipped(context, warehouse, [CUSTOMER_CLV_TABLE], InsufficientDataError("no customer in the mart"))
-    as_of = pd.Timestamp(summary["as_of_date"].max()).date()
     # The fit runs with the warehouse closed: other readers are not locked out for its duration.
     try:
+        if summary.empty:
+            raise InsufficientDataError("no customer in the mart")
+        as_of = pd.Timestamp(summary["as_of_date"].max()).date()
         result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
     except InsufficientDataError as error:
-        return skipped(context, warehouse, [CUSTOMER_CLV_TABLE], error)
+        with warehouse.connect() as con:
+            return skipped(context, con, [CUSTOMER_CLV_TABLE], error)
     table = customer_clv_table(result, as_of)
     with warehouse.connect() as con:
         replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)

@@ -4,6 +4,7 @@ A young shop (or a tiny test folder) has marts but not enough history to train o
 its table, so no older result poses as current, and records why; its checks warn that the table is absent.
 """
 
+import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, AssetKey, MaterializeResult
 
 from ml.warehouse import ML_SCHEMA, drop_table, finite_or_none, table_exists
@@ -20,15 +21,15 @@ def metric_metadata(metrics: dict[str, object], prefix: str = "") -> dict[str, f
 
 def skipped(
     context: AssetExecutionContext,
-    warehouse: WarehouseResource,
+    con: duckdb.DuckDBPyConnection,
     tables: list[str],
     reason: Exception,
     asset_key: AssetKey | None = None,
 ) -> MaterializeResult:
-    with warehouse.connect() as con:
-        for table in tables:
-            drop_table(con, table)
-    names = ", ".join(f"{ML_SCHEMA}.{t}" for t in tables)
+    """Drop ``tables`` on the asset's open connection and record why the model did not run."""
+    for table in tables:
+        drop_table(con, table)
+    names = ", ".join(f"{ML_SCHEMA}.{t}" for t in tables) or "the model"
     context.log.warning(f"skipped {names}: {reason}")
     return MaterializeResult(
         asset_key=asset_key, metadata={"summary": f"skipped, not enough data: {reason}", "skipped": True}

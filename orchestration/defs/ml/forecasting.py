@@ -2,8 +2,8 @@
 
 The code lives in `ml/forecasting/` (no Dagster there); these assets read the marts, write schema `ml` and put
 the metrics on the materializations. Every table is replaced whole, and the same data give the same rows and
-the same model version. `forecast_job` with `forecast_weekly_schedule` re-fits the three every Monday; the
-`warehouse` job (every build) refreshes them as well, since it selects every asset.
+the same model version. The weekly `ml_weekly_refit` job re-fits the forecasts and backtests (schedules.py);
+the daily refresh recomputes the stock-out forecast on the current stock; every build runs all three.
 """
 
 import time
@@ -73,7 +73,7 @@ STOCK_INPUTS = [
         "Daily Prophet forecasts, 90 days past the as-of date with 80 % intervals, of the shop's revenue and of "
         "revenue and units per category (weekly and yearly seasonality, the main markets' public holidays, "
         "Black Friday, Cyber Monday, Christmas and January sales), with the actuals and the in-sample fit of "
-        "the history. Re-fitted weekly (forecast_weekly_schedule) and on every build."
+        "the history. Re-fitted weekly (schedule ml_weekly_refit) and on every build."
     ),
 )
 def forecast_daily_sales_asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -83,8 +83,7 @@ def forecast_daily_sales_asset(context: AssetExecutionContext, warehouse: Wareho
         try:
             table, version = forecast_daily_sales(inputs.series, inputs.as_of, inputs.settings)
         except InsufficientDataError as error:
-            con.close()
-            return skipped(context, warehouse, [FORECAST_TABLE], error)
+            return skipped(context, con, [FORECAST_TABLE], error)
         replace_table(con, FORECAST_TABLE, table, casts=FORECAST_CASTS)
     runtime = time.monotonic() - started
     future = table[table["is_forecast"]]
@@ -132,8 +131,7 @@ def forecast_accuracy_asset(context: AssetExecutionContext, warehouse: Warehouse
         try:
             table = backtest(inputs.series, inputs.as_of, inputs.settings, inputs.version)
         except InsufficientDataError as error:
-            con.close()
-            return skipped(context, warehouse, [ACCURACY_TABLE], error)
+            return skipped(context, con, [ACCURACY_TABLE], error)
         replace_table(con, ACCURACY_TABLE, table, casts=ACCURACY_CASTS)
     runtime = time.monotonic() - started
     overall = table[table["scope"] == "overall"].pivot(index="series", columns="model", values="mase")
@@ -187,8 +185,7 @@ def stockout_forecast_asset(context: AssetExecutionContext, warehouse: Warehouse
     started = time.monotonic()
     with warehouse.connect() as con:
         if not table_exists(con, FORECAST_TABLE):
-            con.close()
-            return skipped(context, warehouse, [STOCKOUT_TABLE], InsufficientDataError("no sales forecast"))
+            return skipped(context, con, [STOCKOUT_TABLE], InsufficientDataError("no sales forecast"))
         as_of = read_as_of_date(con)
         inventory = read_inventory_demand(con, as_of)
         forecast = con.execute(
