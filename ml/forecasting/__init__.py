@@ -32,6 +32,7 @@ from ml.forecasting.stockout import (
     STOCKOUT_CASTS,
     STOCKOUT_COLUMNS,
     days_until_stockout,
+    read_category_unit_forecast,
     read_inventory_demand,
     stockout_forecast,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "mape",
     "mase",
     "moving_average_forecast",
+    "read_category_unit_forecast",
     "read_daily_series",
     "read_inventory_demand",
     "read_main_markets",

@@ -161,6 +161,18 @@ def read_inventory_demand(
     ).df()[list(INVENTORY_COLUMNS)]
 
 
+def read_category_unit_forecast(con: duckdb.DuckDBPyConnection, table: str) -> tuple[pd.DataFrame, str]:
+    """The future daily units per category from the sales forecast table (``ml.<table>``), and its version."""
+    forecast = con.execute(
+        f"""
+        select category, date_day as ds, yhat, model_version
+        from ml.{table}
+        where is_forecast and measure = 'units'
+        """
+    ).df()
+    return forecast, str(forecast["model_version"].iloc[0]) if len(forecast) else ""
+
+
 def days_until_stockout(stock: np.ndarray, demand: np.ndarray) -> np.ndarray:
     """Days until the cumulative demand (products x days) reaches the stock, interpolated; NaN if never."""
     stock = np.asarray(stock, dtype=float)

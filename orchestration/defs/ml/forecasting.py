@@ -33,6 +33,7 @@ from ml.forecasting import (
     backtest,
     forecast_daily_sales,
     load_forecast_inputs,
+    read_category_unit_forecast,
     read_inventory_demand,
     stockout_forecast,
 )
@@ -188,14 +189,7 @@ def stockout_forecast_asset(context: AssetExecutionContext, warehouse: Warehouse
             return skipped(context, con, [STOCKOUT_TABLE], InsufficientDataError("no sales forecast"))
         as_of = read_as_of_date(con)
         inventory = read_inventory_demand(con, as_of)
-        forecast = con.execute(
-            f"""
-            select category, date_day as ds, yhat, model_version
-            from {ML_SCHEMA}.{FORECAST_TABLE}
-            where is_forecast and measure = 'units'
-            """
-        ).df()
-        version = str(forecast["model_version"].iloc[0]) if len(forecast) else ""
+        forecast, version = read_category_unit_forecast(con, FORECAST_TABLE)
         table = stockout_forecast(inventory, forecast, as_of, version)
         replace_table(con, STOCKOUT_TABLE, table, casts=STOCKOUT_CASTS)
     runtime = time.monotonic() - started
