@@ -103,6 +103,18 @@ def _print_ml_summary(result: object) -> None:
         print("\n".join(lines))
 
 
+def _print_published(result: object) -> None:
+    """Where the build was published (and whether the running dashboards were re-synced)."""
+    from dagster import ExecuteInProcessResult
+
+    assert isinstance(result, ExecuteInProcessResult)
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization is not None and materialization.asset_key.path[0] == "published":
+            summary = materialization.metadata.get("summary")
+            print(f"Published: {getattr(summary, 'value', summary)}")
+
+
 def _dbt_summary(settings: Settings, run_id: str) -> object | None:
     """The dbt run's summary from its run_results.json, or None when dbt did not run."""
     from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, run_artifacts_dir
@@ -221,6 +233,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = _dbt_summary(settings, run_id)
     _print_dbt_summary(settings, summary)
     _print_ml_summary(result)
+    _print_published(result)
     print(f"Built in {time.monotonic() - started:.1f}s")
     if not result.success:
         failures = _step_failures(result)
@@ -238,14 +251,15 @@ def _superset_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def _sync_superset(settings: Settings, url: str) -> int:
-    """Sync superset/assets/ into the Superset at `url`; 0 when done, 1 when the bundle or Superset failed."""
+def _sync_superset(settings: Settings, url: str, assets_dir: Path | None = None) -> int:
+    """Sync the dashboards (superset/assets/ unless `assets_dir`) into the Superset at `url`; 0 when done, 1 when
+    the bundle or Superset failed."""
     import requests
 
     from orchestration.superset import server
     from orchestration.superset.bundle import BundleError
     from orchestration.superset.client import SupersetError
-    from orchestration.superset.sync import sync
+    from orchestration.superset.sync import ASSETS_DIR, sync
 
     if not settings.published_path.exists():
         print(f"No published warehouse at {settings.published_path}: the dashboards are synced after a build "
@@ -254,7 +268,7 @@ def _sync_superset(settings: Settings, url: str) -> int:
     admin = server.admin_credential(settings.home)
     viewer = server.viewer_credential(settings.home)
     try:
-        report = sync(url, admin.username, admin.password, published_path=settings.published_path,
+        report = sync(url, admin.username, admin.password, assets_dir or ASSETS_DIR, settings.published_path,
                       viewer_password=viewer.password)
     except (BundleError, SupersetError, FileNotFoundError, LookupError) as error:
         print(f"error: superset sync failed: {error}", file=sys.stderr)
@@ -265,6 +279,8 @@ def _sync_superset(settings: Settings, url: str) -> int:
     titles = ", ".join(title for title, _ in report.dashboards)
     print(f"Synced {len(report.dashboards)} dashboard(s) ({titles}), {report.charts} charts, {report.datasets} "
           f"datasets in {report.seconds:.1f}s (data as of {report.as_of or 'unknown'})")
+    if report.pruned:
+        print(f"Removed what superset/assets/ no longer has: {', '.join(report.pruned)}")
     return 0
 
 
@@ -374,7 +390,7 @@ def cmd_superset(args: argparse.Namespace) -> int:
             print(f"Superset already initialised ({server.superset_dir(settings.home)}); --force redoes it")
         return 0
     if args.superset_verb == "sync":
-        return _sync_superset(settings, args.url.rstrip("/"))
+        return _sync_superset(settings, args.url.rstrip("/"), args.assets)
     if args.superset_verb == "publish":
         from orchestration.defs.publish.copy import PublishError, publish_warehouse
 
@@ -504,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     bi_init.add_argument("--force", action="store_true", help="run it again even if already done")
     bi_sync = bi_verbs.add_parser("sync", help="import superset/assets/ into a running Superset, set the roles")
     bi_sync.add_argument("--url", default=f"http://127.0.0.1:{SUPERSET_PORT}")
+    bi_sync.add_argument("--assets", type=Path, help="the assets folder to import (default: superset/assets/)")
     bi_verbs.add_parser("publish", help="publish the current build file for the dashboards (atomic copy)")
     bi_serve = bi_verbs.add_parser("serve", help="serve Superset alone until Ctrl-C")
     bi_serve.add_argument("--host", default="127.0.0.1")

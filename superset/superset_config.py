@@ -45,6 +45,9 @@ SQLALCHEMY_DATABASE_URI = os.environ.get("COMPTOIR_SUPERSET_DATABASE_URI") or (
 FEATURE_FLAGS = {
     # "Big Number with Time Period Comparison" (viz pop_kpi): the Overview's KPIs against the previous period.
     "CHART_PLUGINS_EXPERIMENTAL": True,
+    # Jinja in virtual datasets: the Customers ranking reads the dashboard's country filter and date range inside
+    # its SQL (filter_values, from_dttm), so that "top N" ranks within the chosen countries and period.
+    "ENABLE_TEMPLATE_PROCESSING": True,
     # Render every chart of a dashboard at once: dashboards are small, and tests and screenshots see all of it.
     "DASHBOARD_VIRTUALIZATION": False,
     # No Celery workers here: no thumbnails, screenshots, alerts or reports.

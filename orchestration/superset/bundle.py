@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import jinja2
+import jinja2.sandbox
 import yaml
 
 from orchestration.superset.catalog import (
@@ -46,6 +48,7 @@ BUNDLE_ROOT = "comptoir_assets"  # the folder inside the zip (Superset strips th
 VERSION = "1.0.0"
 UUID_NAMESPACE = uuid.UUID("6f1c1d2e-3b4a-5c6d-8e9f-0a1b2c3d4e5f")
 MANAGED_BY = "Comptoir"
+MANAGED_KEY = "managed_by"  # in a dataset's `extra` (datasets have no certified_by of their own)
 MANAGED_DETAILS = "Managed as code in superset/assets/: changes made here are replaced at the next sync."
 KINDS = ("databases", "datasets", "charts", "dashboards")
 GRID_COLUMNS = 12
@@ -199,6 +202,23 @@ def _library_metrics(columns: set[str], library: list[dict[str, Any]]) -> list[d
     return metrics
 
 
+def render_template(sql: str) -> str:
+    """A virtual dataset's Jinja SQL as Superset runs it with no filter and no time range (for its columns).
+
+    Superset (ENABLE_TEMPLATE_PROCESSING) gives templates filter_values(), get_filters(), url_param(),
+    from_dttm / to_dttm and the `where_in` filter; here they all answer "nothing chosen".
+    """
+    if "{{" not in sql and "{%" not in sql:
+        return sql
+    environment = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    environment.filters["where_in"] = lambda values, mark="'": "(" + ", ".join(
+        f"{mark}{value}{mark}" for value in values) + ")"
+    return environment.from_string(sql).render(
+        filter_values=lambda *args, **kwargs: [], get_filters=lambda *args, **kwargs: [],
+        url_param=lambda *args, **kwargs: None, from_dttm=None, to_dttm=None,
+    )
+
+
 def _merge(computed: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """`computed` with every non-null value of `given` on top (an export's nulls do not erase descriptions)."""
     return {**computed, **{key: value for key, value in given.items() if value is not None}}
@@ -212,8 +232,10 @@ def prepare_dataset(
     table = config.get("table_name") or asset.name
     config["table_name"] = table
     relation: Relation | None = None
+    joined: list[Relation] = []  # a virtual dataset's relations, in the order its SQL names them
     columns: list[Column] = []
     if sql:
+        sql = render_template(sql)  # what the SQL reads and returns when no dashboard filter is set
         forbidden = forbidden_references(sql)
         if forbidden:
             errors.append(f"{asset.path}: reads schema(s) {', '.join(forbidden)}; dashboards read marts and ml only")
@@ -221,6 +243,7 @@ def prepare_dataset(
         outside = sorted({schema for schema, _ in relations if schema not in ALLOWED_SCHEMAS})
         if outside:
             errors.append(f"{asset.path}: reads schema(s) {', '.join(outside)}; dashboards read marts and ml only")
+        joined = [context.manifest[r] for r in relations if r in context.manifest]
         if len(relations) == 1:
             relation = context.manifest.get(relations[0])
         config["schema"] = config.get("schema") or (relations[0][0] if relations else ALLOWED_SCHEMAS[0])
@@ -245,7 +268,12 @@ def prepare_dataset(
         errors.append(f"{asset.path}: exposes personal column(s) {', '.join(pii)}: {how}")
 
     given_columns = {c["column_name"]: c for c in config.get("columns") or []}
-    descriptions = relation.columns if relation else {}
+    # a column takes the description of the first relation that describes it (a join's columns too)
+    descriptions: dict[str, str] = {}
+    for described in ([relation] if relation else joined):
+        for name, text in described.columns.items():
+            if text and name not in descriptions:
+                descriptions[name] = text
     merged_columns = []
     for column in columns:
         computed = {
@@ -274,11 +302,12 @@ def prepare_dataset(
         "main_dttm_col": temporal[0] if temporal else None, "description": relation.description if relation else None,
         "default_endpoint": None, "offset": 0, "cache_timeout": None, "catalog": None, "sql": None, "params": None,
         "template_params": None, "filter_select_enabled": True, "fetch_values_predicate": None,
-        "extra": {"certification": {"certified_by": "dbt", "details": relation.dbt_ref}} if relation else None,
+        "extra": {"certification": {"certified_by": "dbt", "details": relation.dbt_ref}} if relation else {},
         "normalize_columns": False, "always_filter_main_dttm": False, "version": VERSION,
         "database_uuid": database_uuid,
     }
     config = _merge(defaults, config)
+    config["extra"] = {**(config.get("extra") or {}), MANAGED_KEY: MANAGED_BY}  # what the sync may prune
     config.pop("folders", None)
     config.pop("currency_code_column", None)
     return config, columns, relations
@@ -357,12 +386,14 @@ def _expand_layout(
     return position, chart_ids
 
 
-def default_time_range(as_of: date | None, months: int) -> str:
-    """The `months` calendar months up to and including the as-of date's month ("No filter" without a date)."""
+def default_time_range(as_of: date | None, months: int, months_after: int = 0) -> str:
+    """The `months` calendar months up to and including the as-of date's month, plus `months_after` months after
+    it (a forecast's horizon); "No filter" without a date."""
     if as_of is None:
         return "No filter"
-    end_month = as_of.year * 12 + as_of.month  # the month after the as-of month, as a month count from year 0
-    start_month = end_month - months
+    as_of_month = as_of.year * 12 + as_of.month  # the month after the as-of month, as a month count from year 0
+    start_month = as_of_month - months
+    end_month = as_of_month + months_after
     start = date(start_month // 12, start_month % 12 + 1, 1)
     end = date(end_month // 12, end_month % 12 + 1, 1)
     return f"{start.isoformat()} : {end.isoformat()}"
@@ -384,7 +415,10 @@ def _expand_filters(
         name = spec.get("name") or f"Filter {number}"
         filter_id = f"NATIVE_FILTER-{spec.get('id') or number}"
         if kind == "time":
-            value = default_time_range(context.as_of, int(spec.get("default_months", 12)))
+            # `default`: a Superset time range as it stands ("No filter", "Last week"), for data dated by the
+            # clock rather than by the warehouse's as-of date (the pipeline's own record)
+            value = str(spec["default"]) if "default" in spec else default_time_range(
+                context.as_of, int(spec.get("default_months", 12)), int(spec.get("months_after", 0)))
             in_scope = list(chart_ids)
             native.append({
                 "id": filter_id, "name": name, "filterType": "filter_time", "type": "NATIVE_FILTER",
@@ -396,8 +430,8 @@ def _expand_filters(
                 "chartsInScope": sorted(chart_ids.values()), "tabsInScope": [],
             })
             continue
-        if kind != "select":
-            errors.append(f"{asset.path}: filter {name!r} has type {kind!r}; use time or select")
+        if kind not in ("select", "range"):
+            errors.append(f"{asset.path}: filter {name!r} has type {kind!r}; use time, select or range")
             continue
         dataset = datasets.get(str(spec.get("dataset")))
         column = spec.get("column")
@@ -409,18 +443,65 @@ def _expand_filters(
             continue
         in_scope = [uuid_ for uuid_ in chart_ids if column in dataset_columns.get(chart_datasets.get(uuid_, ""), [])]
         excluded = sorted(chart_ids[u] for u in chart_ids if u not in in_scope)
+        scope = {"scope": {"rootPath": ["ROOT_ID"], "excluded": excluded},
+                 "chartsInScope": sorted(chart_ids[u] for u in in_scope), "tabsInScope": []}
+        if kind == "range":
+            native.append(_range_filter(filter_id, name, spec, dataset.uuid, scope))
+            continue
+        # `default`: a value (or a list, for a multi-select) chosen when the dashboard opens; `required: true`
+        # keeps the filter from being emptied (Superset's "Filter value is required")
+        multi = bool(spec.get("multi", True))
+        default = spec.get("default")
+        values = [] if default is None else list(default) if isinstance(default, list) else [default]
+        if len(values) > 1 and not multi:
+            errors.append(f"{asset.path}: filter {name!r} is single-select but has {len(values)} defaults")
+            continue
+        default_mask: dict[str, Any] = {"extraFormData": {}, "filterState": {}, "ownState": {}}
+        if values:
+            default_mask = {"extraFormData": {"filters": [{"col": column, "op": "IN", "val": values}]},
+                            "filterState": {"value": values, "label": ", ".join(str(v) for v in values)},
+                            "ownState": {}}
         native.append({
             "id": filter_id, "name": name, "filterType": "filter_select", "type": "NATIVE_FILTER",
             "targets": [{"column": {"name": column}, "datasetUuid": dataset.uuid}],
-            "controlValues": {"enableEmptyFilter": False, "defaultToFirstItem": False,
-                              "multiSelect": bool(spec.get("multi", True)), "searchAllOptions": False,
-                              "inverseSelection": False},
-            "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
-            "cascadeParentIds": [], "description": spec.get("description", ""),
-            "scope": {"rootPath": ["ROOT_ID"], "excluded": excluded},
-            "chartsInScope": sorted(chart_ids[u] for u in in_scope), "tabsInScope": [],
+            "controlValues": {"enableEmptyFilter": bool(spec.get("required", False)), "defaultToFirstItem": False,
+                              "multiSelect": multi, "searchAllOptions": False, "inverseSelection": False},
+            "defaultDataMask": default_mask,
+            "cascadeParentIds": [], "description": spec.get("description", ""), **scope,
         })
     return native
+
+
+# Superset's range filter: `single: max` asks for an upper bound only ("x <= N", e.g. the top N by a rank column),
+# `single: min` for a lower bound; without it, a from-to range. `default` is N, or [from, to] for a range.
+_SINGLE_VALUE = {"min": 0, "exact": 1, "max": 2}
+
+
+def _range_filter(filter_id: str, name: str, spec: dict[str, Any], dataset_uuid: str,
+                  scope: dict[str, Any]) -> dict[str, Any]:
+    column = spec["column"]
+    single = spec.get("single")
+    default = spec.get("default")
+    if single == "max":
+        value = [None, default] if default is not None else None
+    elif single in ("min", "exact"):
+        value = [default, None] if default is not None else None
+    else:
+        value = list(default) if default is not None else None
+    bounds = [] if value is None else [
+        {"col": column, "op": op, "val": bound} for op, bound in zip((">=", "<="), value, strict=True)
+        if bound is not None]
+    control_values: dict[str, Any] = {"enableEmptyFilter": False}
+    if single is not None:
+        control_values["enableSingleValue"] = _SINGLE_VALUE[single]
+    return {
+        "id": filter_id, "name": name, "filterType": "filter_range", "type": "NATIVE_FILTER",
+        "targets": [{"column": {"name": column}, "datasetUuid": dataset_uuid}],
+        "controlValues": control_values,
+        "defaultDataMask": {"extraFormData": {"filters": bounds} if bounds else {},
+                            "filterState": {"value": value} if value is not None else {}, "ownState": {}},
+        "cascadeParentIds": [], "description": spec.get("description", ""), **scope,
+    }
 
 
 def prepare_dashboard(

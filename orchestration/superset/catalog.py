@@ -12,8 +12,9 @@ import duckdb
 
 log = logging.getLogger(__name__)
 
-# Schemas a dataset may read. Raw, staging and intermediate tables never reach Superset.
-ALLOWED_SCHEMAS = ("marts", "ml")
+# Schemas a dataset may read (pipeline: the build's own record, orchestration/run_log.py). Raw, staging and
+# intermediate tables never reach Superset.
+ALLOWED_SCHEMAS = ("marts", "ml", "pipeline")
 FORBIDDEN_SCHEMAS = ("raw", "staging", "intermediate")
 
 # Columns that identify a person. A dataset exposing one is refused: read the table through a virtual

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.superset.bundle import Bundle, load_bundle
+from orchestration.superset.bundle import Bundle, load_bundle, render_template
 from orchestration.superset.catalog import referenced_relations
 from orchestration.superset.server import SUPERSET_PORT
 from orchestration.superset.sync import ASSETS_DIR, REPO_ROOT
@@ -21,15 +21,19 @@ HEADER = (
 )
 
 
+# Schemas written by Python (ML assets, the pipeline's own record) and declared as dbt sources of the same name.
+SOURCE_SCHEMAS = ("ml", "pipeline")
+
+
 def _dbt_node(schema: str, table: str) -> str:
-    """marts are dbt models; ml tables are written by Python assets and declared as dbt sources."""
-    return f"source('ml', '{table}')" if schema == "ml" else f"ref('{table}')"
+    """marts are dbt models; ml and pipeline tables are dbt sources."""
+    return f"source('{schema}', '{table}')" if schema in SOURCE_SCHEMAS else f"ref('{table}')"
 
 
 def dataset_relations(config: dict[str, Any]) -> list[tuple[str, str]]:
     sql = config.get("sql")
     if sql:
-        return referenced_relations(sql)
+        return referenced_relations(render_template(sql))
     return [(str(config.get("schema")), str(config.get("table_name")))]
 
 

@@ -28,6 +28,7 @@ ADMIN_PASSWORD_ENV = "COMPTOIR_SUPERSET_ADMIN_PASSWORD"
 VIEWER_PASSWORD_ENV = "COMPTOIR_SUPERSET_VIEWER_PASSWORD"
 DATABASE_URI_ENV = "COMPTOIR_SUPERSET_DATABASE_URI"
 INIT_STAMP = ".initialised"
+RUNNING_FILE = "server.json"  # url and pid of the Superset started for this home (see running_server)
 
 
 class SupersetSetupError(RuntimeError):
@@ -153,14 +154,31 @@ def server_command(host: str, port: int, workers: int = 2, threads: int = 4) -> 
 
 
 def start_server(home: Path, host: str, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start Superset in its own process group (stop it with stop_process)."""
+    """Start Superset in its own process group (stop it with stop_process), noting where it answers."""
     log_path = log_file or superset_dir(home) / "superset.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             server_command(host, port), env=environment(home), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    running = superset_dir(home) / RUNNING_FILE
+    running.write_text(json.dumps({"url": f"http://{host}:{port}", "pid": process.pid}), encoding="utf-8")
+    return process
+
+
+def running_server(home: Path) -> str | None:
+    """The URL of the Superset serving this home's published warehouse, if one was started and is alive.
+
+    A build publishes into this home, and only this home's Superset reads it: another Superset (another home,
+    another port) is never touched.
+    """
+    try:
+        running = json.loads((superset_dir(home) / RUNNING_FILE).read_text(encoding="utf-8"))
+        os.kill(int(running["pid"]), 0)  # raises if the process is gone
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return str(running["url"])
 
 
 def stop_process_group(process: subprocess.Popen[bytes], sig: int, timeout: float = 30.0) -> int | None:

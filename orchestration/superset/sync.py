@@ -1,8 +1,10 @@
 """`comptoir superset sync`: make a running Superset show exactly the dashboards of superset/assets/.
 
 One import of the whole bundle through POST /api/v1/assets/import/ (objects are matched by uuid and
-overwritten, so running it twice changes nothing and duplicates nothing), then the "Business viewer" role
-is given access to exactly the datasets the dashboards read, and the demo viewer account is kept in shape.
+overwritten, so running it twice changes nothing and duplicates nothing), then what an earlier sync imported
+and the bundle no longer has is deleted (only objects the sync manages: nothing made in the UI), then the
+"Business viewer" role is given access to exactly the datasets the dashboards read, and the demo viewer
+account is kept in shape.
 """
 
 import json
@@ -10,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
@@ -18,7 +21,15 @@ from orchestration.defs.dbt.project import (
     DbtManifestError,
     ensure_manifest,
 )
-from orchestration.superset.bundle import Context, Prepared, load_bundle, load_metric_library, prepare
+from orchestration.superset.bundle import (
+    MANAGED_BY,
+    MANAGED_KEY,
+    Context,
+    Prepared,
+    load_bundle,
+    load_metric_library,
+    prepare,
+)
 from orchestration.superset.catalog import load_manifest
 from orchestration.superset.client import SupersetClient
 from orchestration.superset.security import VIEWER_USERNAME, DatasetRef, ensure_user, ensure_viewer_role
@@ -41,7 +52,7 @@ class SyncReport:
     seconds: float
     as_of: str | None = None
     viewer: str | None = None
-    notes: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)  # "<kind> <name>" of the objects removed
 
 
 def default_manifest() -> Path:
@@ -108,6 +119,35 @@ def fix_filter_scopes(client: SupersetClient, dashboard_uuids: set[str]) -> int:
     return fixed
 
 
+def _is_managed(row: dict[str, Any], kind: str) -> bool:
+    if kind == "dataset":
+        try:
+            extra = json.loads(row.get("extra") or "{}")
+        except (TypeError, ValueError):
+            return False
+        return isinstance(extra, dict) and extra.get(MANAGED_KEY) == MANAGED_BY
+    return row.get("certified_by") == MANAGED_BY
+
+
+def prune(client: SupersetClient, prepared: Prepared) -> list[str]:
+    """Delete the dashboards, charts and datasets an earlier sync imported that the bundle no longer has.
+
+    Only objects the sync manages are touched (charts and dashboards certified by Comptoir, datasets marked in
+    their `extra`); anything made in the UI stays. Returns "<kind> <name>" of each object deleted.
+    """
+    deleted = []
+    for kind, name_column in (("dashboard", "dashboard_title"), ("chart", "slice_name"), ("dataset", "table_name")):
+        wanted = {str(config["uuid"]) for config in prepared.of(f"{kind}s").values()}
+        managed_column = "extra" if kind == "dataset" else "certified_by"
+        for row in client.list_all(kind, columns=["id", "uuid", name_column, managed_column]):
+            if str(row["uuid"]) not in wanted and _is_managed(row, kind):
+                client.delete(f"/api/v1/{kind}/{row['id']}")
+                deleted.append(f"{kind} {row[name_column]}")
+    if deleted:
+        log.info("pruned what superset/assets/ no longer has: %s", ", ".join(deleted))
+    return deleted
+
+
 def sync(
     base_url: str,
     username: str,
@@ -126,6 +166,7 @@ def sync(
     prepared = prepare_assets(assets_dir, published_path, manifest_path, metrics_path)
     client = SupersetClient(base_url, username, password)
     client.import_assets(prepared.to_zip())
+    pruned = prune(client, prepared)
     fix_filter_scopes(client, {str(config["uuid"]) for config in prepared.of("dashboards").values()})
     refs = dataset_refs(client)
     used = set().union(*prepared.dashboard_datasets.values()) if prepared.dashboard_datasets else set()
@@ -146,7 +187,28 @@ def sync(
         seconds=time.monotonic() - started,
         viewer=VIEWER_USERNAME if viewer_password is not None else None,
         as_of=prepared.as_of.isoformat() if prepared.as_of else None,
+        pruned=pruned,
     )
     log.info("synced %d dashboards, %d charts, %d datasets in %.1fs", len(dashboards), report.charts,
              report.datasets, report.seconds)
+    return report
+
+
+def resync_if_serving(home: Path, published_path: Path) -> SyncReport | None:
+    """After a publish: sync this home's running Superset, if any, so the dashboards' default date ranges end at
+    the new as-of date. None when no Superset serves this home. Failures are logged, not raised: the build
+    succeeded whatever the dashboards' state, and the next sync (or `make run`) catches up.
+    """
+    from orchestration.superset import server
+
+    url = server.running_server(home)
+    if url is None:
+        return None
+    admin = server.admin_credential(home)
+    try:
+        report = sync(url, admin.username, admin.password, ASSETS_DIR, published_path)
+    except Exception as error:  # a dashboard problem must not fail a published build
+        log.warning("could not re-sync the dashboards at %s after publishing: %s", url, error)
+        return None
+    log.info("re-synced the dashboards at %s (data as of %s)", url, report.as_of)
     return report

@@ -29,7 +29,7 @@ import yaml
 
 from orchestration.defs.publish.copy import publish_warehouse
 from orchestration.superset.bundle import load_bundle
-from orchestration.superset.catalog import is_pii, load_manifest
+from orchestration.superset.catalog import ALLOWED_SCHEMAS, is_pii, load_manifest
 from orchestration.superset.charts import query_chart
 from orchestration.superset.client import SupersetClient, SupersetError, wait_until_healthy
 from orchestration.superset.security import VIEWER_ROLE
@@ -171,6 +171,38 @@ def test_editing_a_chart_yaml_and_syncing_updates_that_chart(superset: Superset,
     assert not charts[uuid]["slice_name"].endswith("(edited)")
 
 
+def test_sync_removes_what_the_bundle_no_longer_has_and_keeps_ui_work(superset: Superset, tmp_path: Path) -> None:
+    client = superset.client()
+    before = _inventory(client)
+    assets = shutil.copytree(ASSETS_DIR, tmp_path / "assets")
+    chart_file = sorted((assets / "charts").glob("*.yaml"))[0]
+    extra = yaml.safe_load(chart_file.read_text(encoding="utf-8"))
+    extra.pop("uuid", None)
+    extra["slice_name"] = "Chart about to be removed"
+    (assets / "charts" / "about_to_be_removed.yaml").write_text(yaml.safe_dump(extra), encoding="utf-8")
+    (assets / "datasets" / "comptoir" / "about_to_be_removed.yaml").write_text(
+        yaml.safe_dump({"sql": "select 1 as one from marts.dim_date limit 1", "table_name": "about_to_be_removed"}),
+        encoding="utf-8")
+    sync(superset.url, superset.admin.username, superset.admin.password, assets, superset.published)
+    names = {row["slice_name"] for row in client.list_all("chart", columns=["slice_name"])}
+    assert "Chart about to be removed" in names
+    assert "about_to_be_removed" in {row["table_name"] for row in client.list_all("dataset", columns=["table_name"])}
+    # a chart someone made in the UI (not certified by the sync) on a dataset of the bundle
+    dataset_id = min(row["id"] for row in client.list_all("dataset", columns=["id"]))
+    made_in_ui = client.post("/api/v1/chart/", json={"slice_name": "Made in the UI", "viz_type": "table",
+                                                     "datasource_id": dataset_id, "datasource_type": "table"})["id"]
+    try:
+        report = sync(superset.url, superset.admin.username, superset.admin.password,
+                      published_path=superset.published, viewer_password=superset.viewer.password)
+        assert sorted(report.pruned) == ["chart Chart about to be removed", "dataset about_to_be_removed"]
+        after = _inventory(client)
+        assert after["dataset"] == before["dataset"] and after["dashboard"] == before["dashboard"]
+        assert [c for c in after["chart"] if c[0] != made_in_ui] == before["chart"]
+        assert made_in_ui in {chart_id for chart_id, _ in after["chart"]}
+    finally:
+        client.delete(f"/api/v1/chart/{made_in_ui}")
+
+
 def test_native_filters_apply_to_the_charts_that_have_their_column(superset: Superset) -> None:
     client = superset.client()
     dataset_columns = {
@@ -266,7 +298,7 @@ def test_datasets_carry_dbt_descriptions_and_metrics_and_no_personal_column(supe
     described = 0
     for row in client.list_all("dataset", columns=["id"]):
         dataset = client.get(f"/api/v1/dataset/{row['id']}")["result"]
-        assert dataset["schema"] in ("marts", "ml"), dataset["table_name"]
+        assert dataset["schema"] in ALLOWED_SCHEMAS, dataset["table_name"]
         columns = {c["column_name"]: c for c in dataset["columns"]}
         assert not [name for name in columns if is_pii(name)], dataset["table_name"]
         relation = manifest.get((dataset["schema"], dataset["table_name"]))
@@ -423,8 +455,9 @@ def test_charts_keep_answering_while_a_build_runs_and_publishes(superset: Supers
     client = superset.client()
     chart_ids = [int(row["id"]) for row in client.list_all("chart", columns=["id"])]
     env = {**os.environ, "COMPTOIR_HOME": str(superset.home)}
+    build_log = superset.home / "build-during-queries.log"
     build = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "build", "--seeds", str(sample_dir)],
-                             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             cwd=REPO_ROOT, env=env, stdout=build_log.open("w"), stderr=subprocess.STDOUT)
     publishes = 0
     stop = threading.Event()
 
@@ -464,3 +497,6 @@ def test_charts_keep_answering_while_a_build_runs_and_publishes(superset: Supers
     assert during_build >= len(chart_ids) and queries > during_build
     assert publishes >= 5
     assert not errors, errors[:5]
+    # the build re-synced the Superset serving its home, so the default date ranges follow its as-of date
+    output = build_log.read_text()
+    assert "dashboards re-synced" in output, output[-3000:]

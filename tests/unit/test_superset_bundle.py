@@ -25,7 +25,13 @@ from orchestration.superset.bundle import (
     prepare,
     stable_uuid,
 )
-from orchestration.superset.catalog import forbidden_references, is_pii, load_manifest, referenced_relations
+from orchestration.superset.catalog import (
+    ALLOWED_SCHEMAS,
+    forbidden_references,
+    is_pii,
+    load_manifest,
+    referenced_relations,
+)
 from orchestration.superset.exposures import EXPOSURES_FILE, render
 from orchestration.superset.sync import ASSETS_DIR, METRICS_FILE
 
@@ -45,7 +51,7 @@ def test_repository_bundle_is_consistent() -> None:
         if dataset.config.get("sql"):
             assert not forbidden_references(dataset.config["sql"]), dataset.path
         else:
-            assert dataset.config["schema"] in ("marts", "ml"), dataset.path
+            assert dataset.config["schema"] in ALLOWED_SCHEMAS, dataset.path
     used: set[str] = set()
     for dashboard in bundle.of("dashboards"):
         for row in dashboard.config.get("layout") or []:

@@ -26,6 +26,7 @@ from orchestration.defs.dbt.resources import (
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
 from orchestration.defs.resources import WarehouseResource
+from orchestration.run_log import record_dbt_results
 
 DBT_STEP_NAME = "dbt_models"
 
@@ -108,7 +109,10 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             description=f"dbt build did not run: {error or 'no run_results.json'} (log: {target / 'dbt.log'})",
             allow_retries=False,
         )
-    summary = summarise_run_results(invocation.get_artifact(RUN_RESULTS_FILE))
+    run_results = invocation.get_artifact(RUN_RESULTS_FILE)
+    summary = summarise_run_results(run_results)
+    with warehouse.connect() as con:  # the record for the pipeline dashboard, failed builds included
+        record_dbt_results(con, context.run.run_id, run_results, invocation.manifest)
     context.log.info(f"dbt build: {summary.headline()} (artifacts in {target})")
     if not summary.success:
         raise Failure(

@@ -6,6 +6,7 @@ and the previously published copy stays as it was.
 """
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -21,6 +22,8 @@ from dagster import (
 
 from orchestration.defs.publish.copy import PublishError, publish_warehouse
 from orchestration.defs.resources import WarehouseResource
+from orchestration.run_log import BuildRecord, forget_build, record_build
+from orchestration.superset.sync import resync_if_serving
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
 PUBLISH_GROUP = "published"
@@ -53,14 +56,28 @@ def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], publis
         ),
     )
     def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        record = context.instance.get_run_record_by_id(context.run_id)
+        started = record.start_time if record is not None else None
+        build = BuildRecord(
+            run_id=context.run_id,
+            job_name=context.job_name,
+            started_at=datetime.fromtimestamp(started, UTC).replace(tzinfo=None) if started else None,
+        )
+        with warehouse.connect() as con:  # the published copy carries its own row of pipeline.builds
+            record_build(con, build)
         try:
             published = publish_warehouse(Path(warehouse.database), published_path)
         except PublishError as error:
+            with warehouse.connect() as con:
+                forget_build(con, context.run_id)
             raise Failure(description=str(error), allow_retries=False) from error
         context.log.info(f"published {published.path} ({published.bytes:,} bytes) in {published.seconds:.1f}s")
+        # A running Superset of this home re-syncs, so its default date ranges follow the new as-of date.
+        synced = resync_if_serving(published_path.parent.parent, published_path)
         return MaterializeResult(
             metadata={
-                "summary": f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)",
+                "summary": f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)"
+                + (f"; dashboards re-synced (data as of {synced.as_of})" if synced else ""),
                 "path": MetadataValue.path(str(published.path)),
                 "bytes": published.bytes,
                 "tables": published.tables,
