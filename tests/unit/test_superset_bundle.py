@@ -16,6 +16,8 @@ import yaml
 
 from orchestration.superset.bundle import (
     BUNDLE_ROOT,
+    MANAGED_BY,
+    MANAGED_KEY,
     BundleError,
     Context,
     chart_uuids,
@@ -23,6 +25,7 @@ from orchestration.superset.bundle import (
     load_bundle,
     load_metric_library,
     prepare,
+    render_template,
     stable_uuid,
 )
 from orchestration.superset.catalog import (
@@ -266,3 +269,44 @@ def test_mistakes_in_references_are_all_reported(tmp_path: Path, warehouse: Path
     assert "no dataset file named no_such_dataset.yaml" in text
     assert "no chart file no_such_chart.yaml" in text
     assert "slug main is also used" in text
+
+
+def test_default_time_range_may_run_past_the_as_of_date() -> None:
+    assert default_time_range(date(2025, 12, 31), 6, months_after=3) == "2025-07-01 : 2026-04-01"
+
+
+def test_range_and_fixed_time_filters(tmp_path: Path, warehouse: Path, manifest: Path) -> None:
+    assets = minimal_bundle(tmp_path, **{"dashboards/main.yaml": {
+        "dashboard_title": "Main", "layout": [["revenue", "sessions"]],
+        "filters": [{"id": "when", "name": "Date range", "type": "time", "default": "No filter"},
+                    {"id": "top", "name": "Top N", "type": "range", "dataset": "sales", "column": "revenue",
+                     "single": "max", "default": 20},
+                    {"id": "between", "name": "Revenue", "type": "range", "dataset": "sales", "column": "revenue",
+                     "default": [5, 50]}],
+    }})
+    dashboard = prepare(load_bundle(assets), context(warehouse, manifest)).files["dashboards/main.yaml"]
+    when, top, between = dashboard["metadata"]["native_filter_configuration"]
+    assert when["defaultDataMask"]["filterState"]["value"] == "No filter"
+    assert top["filterType"] == "filter_range" and top["controlValues"]["enableSingleValue"] == 2  # Maximum
+    assert top["defaultDataMask"]["filterState"]["value"] == [None, 20]
+    assert top["defaultDataMask"]["extraFormData"]["filters"] == [{"col": "revenue", "op": "<=", "val": 20}]
+    assert between["defaultDataMask"]["extraFormData"]["filters"] == [
+        {"col": "revenue", "op": ">=", "val": 5}, {"col": "revenue", "op": "<=", "val": 50}]
+    assert "enableSingleValue" not in between["controlValues"]
+    assert len(top["chartsInScope"]) == 1 and len(top["scope"]["excluded"]) == 1  # monthly has no revenue column
+
+
+def test_a_jinja_virtual_dataset_is_read_with_no_filter_chosen(tmp_path: Path, warehouse: Path, manifest: Path) -> None:
+    sql = ("select s.order_id, s.revenue, p.country from marts.sales s join marts.people p on true "
+           "where true {% if filter_values('country') %} and p.country in {{ filter_values('country')|where_in }}"
+           "{% endif %}{% if from_dttm %} and s.order_date >= '{{ from_dttm }}'{% endif %}")
+    assert render_template(sql).endswith("on true where true ")
+    assets = minimal_bundle(tmp_path, **{"datasets/db/joined.yaml": {"table_name": "joined", "sql": sql}})
+    prepared = prepare(load_bundle(assets), context(warehouse, manifest))
+    joined = prepared.files["datasets/db/joined.yaml"]
+    columns = {c["column_name"]: c for c in joined["columns"]}
+    assert list(columns) == ["order_id", "revenue", "country"]
+    assert columns["revenue"]["description"] == "Money in."  # from the joined model that describes it
+    assert joined["sql"] == sql  # Superset gets the template itself
+    assert all(prepared.files[f"datasets/db/{name}.yaml"]["extra"][MANAGED_KEY] == MANAGED_BY
+               for name in ("sales", "monthly", "joined"))  # what a later sync may prune
