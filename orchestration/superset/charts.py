@@ -50,13 +50,17 @@ def chart_query_context(params: dict[str, Any], datasource_id: int, time_range: 
     metrics = list(params.get("metrics") or [])
     if params.get("metric"):
         metrics.append(params["metric"])
-    metrics.extend(params.get("percent_metrics") or [])
+    # a percentage metric that is also a metric is queried once, as the table's buildQuery does
+    metrics.extend(m for m in params.get("percent_metrics") or [] if m not in metrics)
     columns: list[Any] = []
+    if params.get("viz_type") == "world_map" and params.get("entity"):  # legacy chart: one row per country
+        columns.append(params["entity"])
     if params.get("x_axis"):
         columns.append({"columnType": "BASE_AXIS", "sqlExpression": params["x_axis"], "label": params["x_axis"],
                         "expressionType": "SQL", "timeGrain": params.get("time_grain_sqla")})
     columns.extend(params.get("groupby") or [])
-    if params.get("query_mode") == "raw":
+    raw = params.get("query_mode") == "raw"
+    if raw:
         columns, metrics = list(params.get("all_columns") or []), []
     adhoc_filters = list(params.get("adhoc_filters") or [])
     if time_range is not None:
@@ -67,8 +71,16 @@ def chart_query_context(params: dict[str, Any], datasource_id: int, time_range: 
         "metrics": metrics, "columns": columns, "filters": filters, "extras": extras,
         "row_limit": int(params.get("row_limit") or 10000), "orderby": [], "series_limit": 0,
     }
-    if metrics and not params.get("x_axis"):
+    # the browser's order, which decides the rows a row limit keeps ("top N" charts): the chart's "sort by"
+    # metric, else the first metric; descending unless order_desc is false
+    sort_by = params.get("timeseries_limit_metric") or params.get("series_limit_metric")
+    if metrics and sort_by:
+        query["orderby"] = [[sort_by, not params.get("order_desc", True)]]
+    elif metrics and (not params.get("x_axis") or params.get("order_desc")):
         query["orderby"] = [[metrics[0], False]]
+    if raw:  # as the table's buildQuery: plain rows (metrics [] would GROUP BY every column), in the saved order
+        query["metrics"] = None
+        query["orderby"] = [json.loads(o) if isinstance(o, str) else o for o in params.get("order_by_cols") or []]
     return {
         "datasource": {"id": datasource_id, "type": "table"}, "force": force, "queries": [query],
         "form_data": params, "result_format": "json", "result_type": "full",

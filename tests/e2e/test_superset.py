@@ -385,7 +385,8 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
             failures: list[str] = []
 
             def on_response(response: Any, answers: list[int] = answers, failures: list[str] = failures) -> None:
-                if "/api/v1/chart/data" in response.url:
+                # chart data: the chart data API, or the legacy endpoint of older chart types (world_map)
+                if "/api/v1/chart/data" in response.url or "/superset/explore_json/" in response.url:
                     answers.append(response.status)
                     if response.status != 200:
                         failures.append(f"{response.status} {response.text()[:300]}")
@@ -395,7 +396,12 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
             page.goto(f"{superset.url}/superset/dashboard/{slug}/?standalone=1")
             _wait_for_charts(page, expected, answers)
             seconds = time.monotonic() - started
+            # a dashboard taller than the window captures blank in full_page: grow the window, let it redraw
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": 1440, "height": max(1100, height)})
+            page.wait_for_timeout(3000)
             page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
+            page.set_viewport_size({"width": 1440, "height": 1100})
             page.remove_listener("response", on_response)
             errors = page.locator(f"{CHARTS} [role=alert]").all_inner_texts()
             assert not errors, f"{slug}: error tiles: {errors}"

@@ -310,3 +310,32 @@ def test_a_jinja_virtual_dataset_is_read_with_no_filter_chosen(tmp_path: Path, w
     assert joined["sql"] == sql  # Superset gets the template itself
     assert all(prepared.files[f"datasets/db/{name}.yaml"]["extra"][MANAGED_KEY] == MANAGED_BY
                for name in ("sales", "monthly", "joined"))  # what a later sync may prune
+
+
+def test_a_select_filter_may_have_a_default_and_be_required(tmp_path: Path, warehouse: Path, manifest: Path) -> None:
+    assets = minimal_bundle(tmp_path, **{"dashboards/main.yaml": {
+        "dashboard_title": "Main", "layout": [["revenue", "sessions"]],
+        "filters": [{"id": "range", "name": "Date range", "type": "time"},
+                    {"id": "one", "name": "Category", "dataset": "sales", "column": "category", "multi": False,
+                     "required": True, "default": "Toys"},
+                    {"id": "any", "name": "Category", "dataset": "sales", "column": "category"}],
+    }})
+    dashboard = prepare(load_bundle(assets), context(warehouse, manifest)).files["dashboards/main.yaml"]
+    _, one, plain = dashboard["metadata"]["native_filter_configuration"]
+    assert one["defaultDataMask"]["filterState"]["value"] == ["Toys"]
+    assert one["defaultDataMask"]["extraFormData"]["filters"] == [{"col": "category", "op": "IN", "val": ["Toys"]}]
+    assert one["controlValues"]["enableEmptyFilter"] is True and one["controlValues"]["multiSelect"] is False
+    # without `default` and `required`: as before
+    assert plain["defaultDataMask"] == {"extraFormData": {}, "filterState": {}, "ownState": {}}
+    assert plain["controlValues"]["enableEmptyFilter"] is False and plain["controlValues"]["multiSelect"] is True
+
+
+def test_a_single_select_filter_takes_one_default(tmp_path: Path, warehouse: Path, manifest: Path) -> None:
+    assets = minimal_bundle(tmp_path, **{"dashboards/main.yaml": {
+        "dashboard_title": "Main", "layout": [["revenue", "sessions"]],
+        "filters": [{"id": "range", "name": "Date range", "type": "time"},
+                    {"id": "one", "name": "Category", "dataset": "sales", "column": "category", "multi": False,
+                     "default": ["Toys", "Books"]}],
+    }})
+    with pytest.raises(BundleError, match="single-select but has 2 defaults"):
+        prepare(load_bundle(assets), context(warehouse, manifest))
