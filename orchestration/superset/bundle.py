@@ -214,8 +214,13 @@ def render_template(sql: str) -> str:
     environment.filters["where_in"] = lambda values, mark="'": "(" + ", ".join(
         f"{mark}{value}{mark}" for value in values) + ")"
     return environment.from_string(sql).render(
-        filter_values=lambda *args, **kwargs: [], get_filters=lambda *args, **kwargs: [],
-        url_param=lambda *args, **kwargs: None, from_dttm=None, to_dttm=None,
+        filter_values=lambda column, default=None, remove_filter=False: [default] if default is not None else [],
+        get_filters=lambda *args, **kwargs: [],
+        url_param=lambda param=None, default=None, *args, **kwargs: default,
+        get_time_filter=lambda *args, **kwargs: {"from_expr": None, "to_expr": None, "time_range": "No filter"},
+        current_username=lambda *args, **kwargs: None, current_user_id=lambda *args, **kwargs: None,
+        current_user_email=lambda *args, **kwargs: None, cache_key_wrapper=lambda value: value,
+        from_dttm=None, to_dttm=None,
     )
 
 
@@ -235,7 +240,11 @@ def prepare_dataset(
     joined: list[Relation] = []  # a virtual dataset's relations, in the order its SQL names them
     columns: list[Column] = []
     if sql:
-        sql = render_template(sql)  # what the SQL reads and returns when no dashboard filter is set
+        try:
+            sql = render_template(sql)  # what the SQL reads and returns when no dashboard filter is set
+        except jinja2.TemplateError as error:
+            errors.append(f"{asset.path}: its Jinja does not render: {error}")
+            sql = ""
         forbidden = forbidden_references(sql)
         if forbidden:
             errors.append(f"{asset.path}: reads schema(s) {', '.join(forbidden)}; dashboards read marts and ml only")
@@ -248,7 +257,7 @@ def prepare_dataset(
             relation = context.manifest.get(relations[0])
         config["schema"] = config.get("schema") or (relations[0][0] if relations else ALLOWED_SCHEMAS[0])
         try:
-            columns = context.warehouse.query_columns(sql)
+            columns = context.warehouse.query_columns(sql) if sql else []
         except duckdb.Error as error:  # the YAML's SQL is wrong: report it with the others
             errors.append(f"{asset.path}: its SQL does not run on the published warehouse: {error}")
     else:
@@ -446,7 +455,13 @@ def _expand_filters(
         scope = {"scope": {"rootPath": ["ROOT_ID"], "excluded": excluded},
                  "chartsInScope": sorted(chart_ids[u] for u in in_scope), "tabsInScope": []}
         if kind == "range":
-            native.append(_range_filter(filter_id, name, spec, dataset.uuid, scope))
+            single, default = spec.get("single"), spec.get("default")
+            if single not in (None, *_SINGLE_VALUE):
+                errors.append(f"{asset.path}: filter {name!r}: `single` is one of {', '.join(_SINGLE_VALUE)}")
+            elif single is None and default is not None and not (isinstance(default, list) and len(default) == 2):
+                errors.append(f"{asset.path}: filter {name!r}: a from-to range's default is [from, to]")
+            else:
+                native.append(_range_filter(filter_id, name, spec, dataset.uuid, scope))
             continue
         # `default`: a value (or a list, for a multi-select) chosen when the dashboard opens; `required: true`
         # keeps the filter from being emptied (Superset's "Filter value is required")
@@ -484,8 +499,10 @@ def _range_filter(filter_id: str, name: str, spec: dict[str, Any], dataset_uuid:
     default = spec.get("default")
     if single == "max":
         value = [None, default] if default is not None else None
-    elif single in ("min", "exact"):
+    elif single == "min":
         value = [default, None] if default is not None else None
+    elif single == "exact":  # Superset filters `==` when both bounds are equal
+        value = [default, default] if default is not None else None
     else:
         value = list(default) if default is not None else None
     bounds = [] if value is None else [

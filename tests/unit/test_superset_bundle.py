@@ -339,3 +339,20 @@ def test_a_single_select_filter_takes_one_default(tmp_path: Path, warehouse: Pat
     }})
     with pytest.raises(BundleError, match="single-select but has 2 defaults"):
         prepare(load_bundle(assets), context(warehouse, manifest))
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"datasets/db/bad.yaml": {"table_name": "bad", "sql": "select {{ 1 + }} from marts.sales"}},
+         "its Jinja does not render"),
+        ({"dashboards/main.yaml": {"dashboard_title": "Main", "layout": [["revenue"]], "filters": [
+            {"id": "r", "name": "Revenue", "type": "range", "dataset": "sales", "column": "revenue", "default": 5}]}},
+         "a from-to range's default is"),
+    ],
+)
+def test_bad_templates_and_range_defaults_are_reported(
+    tmp_path: Path, warehouse: Path, manifest: Path, files: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BundleError, match=message):
+        prepare(load_bundle(minimal_bundle(tmp_path, **files)), context(warehouse, manifest))
