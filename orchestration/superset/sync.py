@@ -9,6 +9,7 @@ account is kept in shape.
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SUPERSET_DIR = REPO_ROOT / "superset"
 ASSETS_DIR = SUPERSET_DIR / "assets"
 METRICS_FILE = SUPERSET_DIR / "metrics.yaml"
+SUPERSET_URL_ENV = "COMPTOIR_SUPERSET_URL"  # the Superset a publish re-syncs, when not one `comptoir serve` started
 
 
 @dataclass
@@ -195,13 +197,14 @@ def sync(
 
 
 def resync_if_serving(home: Path, published_path: Path) -> SyncReport | None:
-    """After a publish: sync this home's running Superset, if any, so the dashboards' default date ranges end at
-    the new as-of date. None when no Superset serves this home. Failures are logged, not raised: the build
+    """After a publish: sync this home's Superset, if one serves it, so the dashboards' default date ranges end at
+    the new as-of date. The Superset is $COMPTOIR_SUPERSET_URL when set (servers: docker-compose), else the one
+    `comptoir serve` started for this home; None when there is none. Failures are logged, not raised: the build
     succeeded whatever the dashboards' state, and the next sync (or `make run`) catches up.
     """
     from orchestration.superset import server
 
-    url = server.running_server(home)
+    url = os.environ.get(SUPERSET_URL_ENV) or server.running_server(home)
     if url is None:
         return None
     admin = server.admin_credential(home)

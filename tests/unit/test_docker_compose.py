@@ -13,6 +13,7 @@ import yaml
 
 from orchestration.cli import DAGSTER_PORT, SUPERSET_PORT, build_parser
 from orchestration.superset import server
+from orchestration.superset.sync import SUPERSET_URL_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -120,6 +121,9 @@ def test_environment_names_are_the_ones_the_code_reads(services: dict[str, Any])
         assert name in services["dagster-daemon"]["environment"] and f"{{env: {name}}}" in dockerfile, name
     assert services["dagster-daemon"]["environment"]["DAGSTER_HOME"] == "/opt/dagster/home"
     assert "/opt/dagster/home/dagster.yaml" in dockerfile
+    # the daemon's scheduled builds re-sync the dashboards of the Superset service after publishing
+    daemon_env = services["dagster-daemon"]["environment"]
+    assert daemon_env[SUPERSET_URL_ENV] == "http://superset:8088" and server.ADMIN_PASSWORD_ENV in daemon_env
 
 
 def test_secrets_come_from_the_environment_only(services: dict[str, Any]) -> None:
