@@ -11,7 +11,8 @@ Plain DuckDB, no Dagster: the assets call these with their connection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +61,20 @@ create table if not exists {SCHEMA}.builds (
 )"""
 
 
+@contextmanager
+def _appending(con: duckdb.DuckDBPyConnection, ddl: str) -> Iterator[None]:
+    """One transaction on a table of the schema, created first if needed: all of a record or none of it."""
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute(ddl)
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _timestamp(value: Any) -> datetime | None:
     """dbt's ISO timestamps (UTC, with a trailing Z) as naive UTC datetimes, like every timestamp of the warehouse."""
     if not value:
@@ -106,11 +121,8 @@ def record_dbt_results(
 ) -> int:
     """Append one dbt build's node results (replacing a previous record of the same invocation); rows written."""
     frame = dbt_node_rows(run_id, run_results, manifest)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {SCHEMA}")
-        con.execute(_DBT_NODE_RESULTS_DDL)
-        invocation = (run_results.get("metadata") or {}).get("invocation_id")
+    invocation = (run_results.get("metadata") or {}).get("invocation_id")
+    with _appending(con, _DBT_NODE_RESULTS_DDL):
         con.execute(f"delete from {SCHEMA}.dbt_node_results where invocation_id = ?", [invocation])
         con.register("dbt_node_rows", frame)
         con.execute(f"insert into {SCHEMA}.dbt_node_results by name select * from dbt_node_rows")
@@ -119,10 +131,6 @@ def record_dbt_results(
             delete from {SCHEMA}.dbt_node_results where invocation_id not in (
                 select invocation_id from {SCHEMA}.dbt_node_results
                 group by invocation_id order by max(generated_at) desc limit {RETAINED_DBT_BUILDS})""")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(frame)
 
 
@@ -181,18 +189,10 @@ def record_build(con: duckdb.DuckDBPyConnection, build: BuildRecord, published_a
             from latest""").fetchone() or (None,) * 6
         row.update(zip(("models_built", "tests_passed", "tests_warned", "tests_failed", "dbt_seconds",
                         "dbt_invocation_id"), dbt, strict=True))
-    frame = pd.DataFrame([row])
-    con.execute("begin transaction")
-    try:
-        con.execute(f"create schema if not exists {SCHEMA}")
-        con.execute(_BUILDS_DDL)
-        con.register("build_row", frame)
+    with _appending(con, _BUILDS_DDL):
+        con.register("build_row", pd.DataFrame([row]))
         con.execute(f"insert into {SCHEMA}.builds by name select * from build_row")
         con.unregister("build_row")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return row
 
 
