@@ -396,17 +396,19 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
             page.goto(f"{superset.url}/superset/dashboard/{slug}/?standalone=1")
             _wait_for_charts(page, expected, answers)
             seconds = time.monotonic() - started
-            # a dashboard taller than the window captures blank in full_page: grow the window, let it redraw
-            height = page.evaluate("() => document.documentElement.scrollHeight")
-            page.set_viewport_size({"width": 1440, "height": max(1100, height)})
-            page.wait_for_timeout(3000)
-            page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
-            page.set_viewport_size({"width": 1440, "height": 1100})
-            page.remove_listener("response", on_response)
             errors = page.locator(f"{CHARTS} [role=alert]").all_inner_texts()
             assert not errors, f"{slug}: error tiles: {errors}"
             assert not failures, f"{slug}: chart data requests failed: {failures}"
             assert page.locator(f'{CHARTS} [data-test="chart-container"]').count() == expected, slug
+            # a dashboard taller than the window captures blank in full_page: grow the window, let it redraw
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            if height > page.viewport_size["height"]:
+                page.set_viewport_size({"width": 1440, "height": height})
+                _wait_for_charts(page, expected, answers)
+            page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
+            page.set_viewport_size({"width": 1440, "height": 1100})
+            page.remove_listener("response", on_response)
+            assert not failures, f"{slug}: chart data requests failed while redrawing: {failures}"
             print(f"dashboard {slug}: {expected} charts in {seconds:.1f}s -> {folder / (slug + '.png')}")
         browser.close()
     assert not outside, f"requests to other hosts: {outside}"
