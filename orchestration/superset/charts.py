@@ -44,8 +44,10 @@ def _filters(adhoc_filters: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 
 
 def chart_query_context(params: dict[str, Any], datasource_id: int, time_range: str | None = None,
-                        force: bool = False) -> dict[str, Any]:
-    """The chart data request for a chart's saved parameters (`time_range` replaces a dashboard's date filter)."""
+                        force: bool = False, filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The chart data request for a chart's saved parameters (`time_range` replaces a dashboard's date filter;
+    `filters`, e.g. `{"col": "country_name", "op": "IN", "val": ["France"]}`, are added as a dashboard's
+    select and range filters are)."""
     params = dict(params)
     metrics = list(params.get("metrics") or [])
     if params.get("metric"):
@@ -66,9 +68,10 @@ def chart_query_context(params: dict[str, Any], datasource_id: int, time_range: 
     if time_range is not None:
         adhoc_filters = [dict(f, comparator=time_range) if f.get("operator") == "TEMPORAL_RANGE" else f
                          for f in adhoc_filters]
-    filters, extras = _filters(adhoc_filters)
+    query_filters, extras = _filters(adhoc_filters)
+    query_filters.extend(filters or [])
     query = {
-        "metrics": metrics, "columns": columns, "filters": filters, "extras": extras,
+        "metrics": metrics, "columns": columns, "filters": query_filters, "extras": extras,
         "row_limit": int(params.get("row_limit") or 10000), "orderby": [], "series_limit": 0,
     }
     # the browser's order, which decides the rows a row limit keeps ("top N" charts): the chart's "sort by"
@@ -88,12 +91,12 @@ def chart_query_context(params: dict[str, Any], datasource_id: int, time_range: 
 
 
 def query_chart(client: SupersetClient, chart_id: int, time_range: str | None = None,
-                force: bool = False) -> ChartData:
+                force: bool = False, filters: list[dict[str, Any]] | None = None) -> ChartData:
     """One chart's data through POST /api/v1/chart/data; an error is returned, not raised."""
     chart = client.get(f"/api/v1/chart/{chart_id}")["result"]
     params = json.loads(chart.get("params") or "{}")
     datasource_id = int(params.get("datasource", "0__table").split("__")[0])
-    payload = chart_query_context(params, datasource_id, time_range, force)
+    payload = chart_query_context(params, datasource_id, time_range, force, filters)
     try:
         answer = client.chart_data(payload)
     except SupersetError as error:

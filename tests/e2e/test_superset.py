@@ -291,6 +291,80 @@ def test_overview_figures_equal_the_kpi_marts(superset: Superset) -> None:
     assert value("overview_orders", "2025-01-01 : 2026-01-01") == float(year[1])
 
 
+YEAR_2025 = "2025-01-01 : 2026-01-01"
+
+
+def _chart_rows(client: SupersetClient, chart: str, time_range: str | None = None,
+                filters: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The rows of the chart whose YAML file is `chart`, as its dashboard asks for them."""
+    uuid = load_bundle(ASSETS_DIR).by_name("charts")[chart].uuid
+    chart_id = next(int(row["id"]) for row in client.list_all("chart", columns=["id", "uuid"]) if row["uuid"] == uuid)
+    data = query_chart(client, chart_id, time_range=time_range, filters=filters)
+    assert data.error is None, f"{chart}: {data.error}"
+    return data.data
+
+
+def test_dashboard_figures_equal_independent_sql(superset: Superset) -> None:
+    """Each dashboard's headline figures through Superset's chart API against SQL on the marts and ml tables."""
+    client = superset.client()
+    with duckdb.connect(str(superset.published), read_only=True) as con:
+        def sql(query: str) -> list[tuple[Any, ...]]:
+            return con.execute(query).fetchall()
+
+        # Customers: the top 20 Belgian customers of 2025, ranked within Belgium and that year
+        top = _chart_rows(client, "customers_top_customers", YEAR_2025, [
+            {"col": "revenue_rank", "op": "<=", "val": 20}, {"col": "country_name", "op": "IN", "val": ["Belgium"]}])
+        expected = sql("""
+            select lines.customer_id, sum(lines.revenue) as revenue
+            from marts.fct_order_lines as lines join marts.dim_customers as customers using (customer_id)
+            where lines.is_sale and not lines.is_guest and not lines.is_unknown_customer
+              and customers.country_name = 'Belgium'
+              and lines.order_date >= date '2025-01-01' and lines.order_date < date '2026-01-01'
+            group by 1 order by 2 desc, 1 limit 20""")
+        assert len(expected) == 20  # the sample has more Belgian buyers in 2025: the cut is N, not the data
+        ranked = sorted((int(row["customer_label"].split(".")[0]), row["customer_label"].split(". ")[1],
+                         float(row["revenue"])) for row in top)
+        assert [(rank, customer) for rank, customer, _ in ranked] == [
+            (rank, customer) for rank, (customer, _) in enumerate(expected, start=1)]
+        assert [revenue for *_, revenue in ranked] == pytest.approx([float(r) for _, r in expected], abs=0.005)
+        assert {row["country_name"] for row in top} == {"Belgium"}
+
+        # Countries: revenue per country in 2025, against the monthly country mart
+        by_country = {row["country_name"]: float(row["revenue"])
+                      for row in _chart_rows(client, "countries_revenue_by_country", YEAR_2025)}
+        assert len(by_country) >= 5
+        assert by_country == pytest.approx({country: float(revenue) for country, revenue in sql("""
+            select country_name, sum(revenue) from marts.mart_sales_by_country
+            where month_start >= date '2025-01-01' and month_start < date '2026-01-01' group by 1""")}, abs=0.005)
+
+        # Products: the all-time top 10 against the product mart
+        top_10 = {row["product_name"]: float(row["revenue"]) for row in _chart_rows(client, "products_top_10")}
+        assert top_10 == pytest.approx({name: float(revenue) for name, revenue in sql(
+            "select product_name, revenue from marts.mart_product_performance where is_top_10")}, abs=0.005)
+
+        # Trends: monthly revenue of 2025 against the monthly sales mart
+        monthly = [float(row["revenue"]) for row in sorted(
+            _chart_rows(client, "trends_monthly_revenue", YEAR_2025), key=lambda row: row["order_date"])]
+        assert monthly == pytest.approx([float(r) for (r,) in sql(
+            "select revenue from marts.mart_monthly_sales where year(month_start) = 2025 order by month_start")],
+            abs=0.005)
+
+        # RFM: customers per segment
+        segments = {row["rfm_segment"]: row["customers"] for row in _chart_rows(client, "rfm_customers_by_segment")}
+        assert segments == dict(sql("select rfm_segment, count(*) from marts.mart_customer_rfm group by 1"))
+
+        # Lead scoring: Hot / Warm / Cold
+        tiers = dict(sql("select segment, count(*) from ml.customer_scores group by 1"))
+        for tier in ("Hot", "Warm", "Cold"):
+            (row,) = _chart_rows(client, f"lead_scoring_{tier.lower()}")
+            assert next(iter(row.values())) == tiers[tier], tier
+
+        # Inventory: products out of stock in every warehouse
+        (row,) = _chart_rows(client, "inventory_out_of_stock")
+        assert next(iter(row.values())) == sql(
+            "select count(distinct product_id) from marts.mart_inventory where product_stock = 0")[0][0]
+
+
 def test_datasets_carry_dbt_descriptions_and_metrics_and_no_personal_column(superset: Superset) -> None:
     client = superset.client()
     manifest = load_manifest(REPO_ROOT / "dbt_project" / "target" / "manifest.json")
