@@ -10,7 +10,7 @@ from orchestration.defs.dbt.schedules import build_daily_schedule
 from orchestration.defs.dbt.sensors import build_landing_sensor
 from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
 from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit_schedule, refit_job, refresh_job
-from orchestration.defs.publish.assets import build_publish_asset
+from orchestration.defs.publish.assets import PIPELINE_RECORD, build_publish_asset
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
@@ -32,7 +32,7 @@ def build_definitions(settings: Settings) -> Definitions:
     assets = [*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS]
     return Definitions(
         # Last of all, and only when every step before it succeeded: the copy the dashboards read.
-        assets=[*assets, build_publish_asset(assets, settings.published_path)],
+        assets=[*assets, build_publish_asset(assets, settings.published_path), *PIPELINE_RECORD],
         asset_checks=ALL_ML_CHECKS,
         jobs=[warehouse_job, refresh_job, refit_job],
         # Daily: fresh data scored with the saved models; weekly: the models re-fitted.

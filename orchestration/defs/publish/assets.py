@@ -29,6 +29,28 @@ PUBLISHED_KEY = AssetKey(["published", "warehouse"])
 PUBLISH_GROUP = "published"
 
 
+# The pipeline's own record (orchestration/run_log.py), read by the dashboards as dbt sources. Both tables are
+# written on the side, by the dbt step and by the publish step, so they are declared, not materialized (like
+# raw/load_rejects), with no edge to the publish step (an asset job selecting what is downstream of a step would
+# then select them, and they cannot be materialized).
+PIPELINE_RECORD = [
+    AssetSpec(
+        key=AssetKey(["pipeline", "dbt_node_results"]),
+        group_name=PUBLISH_GROUP,
+        kinds={"duckdb"},
+        description="Every node of the last 30 dbt builds (status, seconds, failing rows), written by the dbt step "
+        "from run_results.json.",
+    ),
+    AssetSpec(
+        key=AssetKey(["pipeline", "builds"]),
+        group_name=PUBLISH_GROUP,
+        kinds={"duckdb"},
+        description="One row per published build, written by the publish step into the build file just before "
+        "the copy: the published warehouse's latest row is the last successful build.",
+    ),
+]
+
+
 def upstream_keys(definitions: Iterable[AssetsDefinition | AssetSpec]) -> list[AssetKey]:
     """Every asset key the given assets and specs produce (a multi-asset counts all of its keys)."""
     keys: set[AssetKey] = set()
@@ -56,10 +78,10 @@ def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], publis
         ),
     )
     def published_warehouse(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-        record = context.instance.get_run_record_by_id(context.run_id)
+        record = context.instance.get_run_record_by_id(context.run.run_id)
         started = record.start_time if record is not None else None
         build = BuildRecord(
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             job_name=context.job_name,
             started_at=datetime.fromtimestamp(started, UTC).replace(tzinfo=None) if started else None,
         )
@@ -69,7 +91,7 @@ def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], publis
             published = publish_warehouse(Path(warehouse.database), published_path)
         except PublishError as error:
             with warehouse.connect() as con:
-                forget_build(con, context.run_id)
+                forget_build(con, context.run.run_id)
             raise Failure(description=str(error), allow_retries=False) from error
         context.log.info(f"published {published.path} ({published.bytes:,} bytes) in {published.seconds:.1f}s")
         # A running Superset of this home re-syncs, so its default date ranges follow the new as-of date.
