@@ -84,10 +84,10 @@ def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(f"drop table if exists {ML_SCHEMA}.{_identifier(table)}")
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = ML_SCHEMA) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [ML_SCHEMA, _identifier(table)],
+        [schema, _identifier(table)],
     ).fetchone()
     return bool(row and row[0])
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
+
+from ml.warehouse import table_exists
+from orchestration.defs.dbt.results import NodeResult, summarise_run_results
 
 SCHEMA = "pipeline"
 RETAINED_DBT_BUILDS = 30
@@ -75,57 +78,35 @@ def _appending(con: duckdb.DuckDBPyConnection, ddl: str) -> Iterator[None]:
         raise
 
 
-def _timestamp(value: Any) -> datetime | None:
-    """dbt's ISO timestamps (UTC, with a trailing Z) as naive UTC datetimes, like every timestamp of the warehouse."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
-
-
-def dbt_node_rows(run_id: str, run_results: Mapping[str, Any], manifest: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per result of run_results.json; the schema comes from the manifest (a test's: its model's)."""
-    metadata = run_results.get("metadata") or {}
+def dbt_node_rows(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per result of run_results.json, as the dbt step's summary parses them, with the node's schema from
+    the manifest (a test's: the schema dbt stores its failures in)."""
     nodes = {**(manifest.get("nodes") or {}), **(manifest.get("unit_tests") or {})}
-    rows = []
-    for result in run_results.get("results", []):
-        unique_id = str(result.get("unique_id", ""))
-        node = nodes.get(unique_id) or {}
-        parts = unique_id.split(".")
-        timing = {step.get("name"): step for step in result.get("timing") or []}
-        execute = timing.get("execute") or {}
-        compile_ = timing.get("compile") or {}
-        failures = result.get("failures")
-        rows.append({
-            "run_id": run_id,
-            "invocation_id": metadata.get("invocation_id"),
-            "generated_at": _timestamp(metadata.get("generated_at")),
-            "unique_id": unique_id,
-            "resource_type": parts[0],
-            "name": node.get("name") or (parts[2] if len(parts) > 2 else unique_id),
-            "schema_name": node.get("schema"),
-            "status": str(result.get("status", "")).lower(),
-            "execution_seconds": float(result.get("execution_time") or 0.0),
-            "failures": int(failures) if isinstance(failures, int | float) else None,
-            "message": result.get("message"),
-            "started_at": _timestamp(compile_.get("started_at") or execute.get("started_at")),
-            "completed_at": _timestamp(execute.get("completed_at") or compile_.get("completed_at")),
-        })
-    return pd.DataFrame(rows, columns=[
-        "run_id", "invocation_id", "generated_at", "unique_id", "resource_type", "name", "schema_name", "status",
-        "execution_seconds", "failures", "message", "started_at", "completed_at"])
+    frame = pd.DataFrame([asdict(result) for result in summarise_run_results(run_results).results],
+                         columns=[f.name for f in fields(NodeResult)])
+    frame["schema_name"] = [nodes.get(unique_id, {}).get("schema") for unique_id in frame["unique_id"]]
+    return frame
 
 
 def record_dbt_results(
     con: duckdb.DuckDBPyConnection, run_id: str, run_results: Mapping[str, Any], manifest: Mapping[str, Any]
 ) -> int:
     """Append one dbt build's node results (replacing a previous record of the same invocation); rows written."""
-    frame = dbt_node_rows(run_id, run_results, manifest)
-    invocation = (run_results.get("metadata") or {}).get("invocation_id")
+    frame = dbt_node_rows(run_results, manifest)
+    metadata = run_results.get("metadata") or {}
+    invocation = metadata.get("invocation_id")
     with _appending(con, _DBT_NODE_RESULTS_DDL):
         con.execute(f"delete from {SCHEMA}.dbt_node_results where invocation_id = ?", [invocation])
         con.register("dbt_node_rows", frame)
-        con.execute(f"insert into {SCHEMA}.dbt_node_results by name select * from dbt_node_rows")
+        # dbt's timestamps are ISO with a zone; the warehouse's are naive UTC
+        con.execute(f"""
+            insert into {SCHEMA}.dbt_node_results by name
+            select
+                ? as run_id, ? as invocation_id, timezone('UTC', cast(? as timestamptz)) as generated_at,
+                unique_id, resource_type, name, schema_name, status, execution_seconds, failures, message,
+                timezone('UTC', cast(started_at as timestamptz)) as started_at,
+                timezone('UTC', cast(completed_at as timestamptz)) as completed_at
+            from dbt_node_rows""", [run_id, invocation, metadata.get("generated_at")])
         con.unregister("dbt_node_rows")
         con.execute(f"""
             delete from {SCHEMA}.dbt_node_results where invocation_id not in (
@@ -146,11 +127,6 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return row[0] if row else None
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(_one(con, f"select count(*) from information_schema.tables "
-                          f"where table_schema = '{schema}' and table_name = '{table}'"))
-
-
 def record_build(con: duckdb.DuckDBPyConnection, build: BuildRecord, published_at: datetime | None = None) -> dict:
     """Append the row of a build about to be published: counts from marts.mart_data_quality and the latest dbt build.
 
@@ -162,9 +138,9 @@ def record_build(con: duckdb.DuckDBPyConnection, build: BuildRecord, published_a
         "published_at": published_at,
         "duration_seconds": (published_at - build.started_at).total_seconds() if build.started_at else None,
     }
-    if _exists(con, "marts", "mart_kpis"):
+    if table_exists(con, "mart_kpis", "marts"):
         row["as_of_date"] = _one(con, "select max(as_of_date) from marts.mart_kpis")
-    if _exists(con, "marts", "mart_data_quality"):
+    if table_exists(con, "mart_data_quality", "marts"):
         counts = con.execute("""
             select
                 sum(case when check_name = 'loaded' then raw_rows end),
@@ -173,7 +149,7 @@ def record_build(con: duckdb.DuckDBPyConnection, build: BuildRecord, published_a
                 sum(case when check_name = 'quarantined' then row_count end)
             from marts.mart_data_quality""").fetchone() or (None,) * 4
         row.update(zip(("raw_rows", "rows_loaded", "rows_rejected_at_load", "rows_quarantined"), counts, strict=True))
-    if _exists(con, SCHEMA, "dbt_node_results"):
+    if table_exists(con, "dbt_node_results", SCHEMA):
         dbt = con.execute(f"""
             with latest as (
                 select * from {SCHEMA}.dbt_node_results
@@ -198,5 +174,5 @@ def record_build(con: duckdb.DuckDBPyConnection, build: BuildRecord, published_a
 
 def forget_build(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Remove a build's row again (its publish failed after the row was written)."""
-    if _exists(con, SCHEMA, "builds"):
+    if table_exists(con, "builds", SCHEMA):
         con.execute(f"delete from {SCHEMA}.builds where run_id = ?", [run_id])

@@ -23,6 +23,9 @@ class NodeResult:
     status: str
     failures: int | None
     message: str | None
+    execution_seconds: float = 0.0
+    started_at: str | None = None  # ISO, UTC: compiling began
+    completed_at: str | None = None  # ISO, UTC: executing ended
 
     @property
     def failed(self) -> bool:
@@ -111,6 +114,8 @@ def summarise_run_results(run_results: Mapping[str, Any]) -> RunSummary:
         unique_id = str(result.get("unique_id", ""))
         parts = unique_id.split(".")
         failures = result.get("failures")
+        timing = {step.get("name"): step for step in result.get("timing") or []}
+        compiled, executed = timing.get("compile") or {}, timing.get("execute") or {}
         results.append(
             NodeResult(
                 unique_id=unique_id,
@@ -119,6 +124,9 @@ def summarise_run_results(run_results: Mapping[str, Any]) -> RunSummary:
                 status=str(result.get("status", "")).lower(),
                 failures=int(failures) if isinstance(failures, int | float) else None,
                 message=result.get("message"),
+                execution_seconds=float(result.get("execution_time") or 0.0),
+                started_at=compiled.get("started_at") or executed.get("started_at"),
+                completed_at=executed.get("completed_at") or compiled.get("completed_at"),
             )
         )
     return RunSummary(results=tuple(results), elapsed_seconds=float(run_results.get("elapsed_time") or 0.0))
