@@ -85,19 +85,25 @@ def _print_raw_summary(settings: Settings, result: object) -> None:
     print("Rejected lines: raw.load_rejects (source, source_file, line_number, raw_line, reason)")
 
 
-def _print_ml_summary(result: object) -> None:
-    """One line per ML table, from the `summary` each ML asset puts on its materialization."""
+def _summaries(result: object, schema: str) -> list[tuple[str, str]]:
+    """(asset key, `summary` metadata) of every materialization in `schema` (ml/..., published/...)."""
     from dagster import ExecuteInProcessResult
 
     assert isinstance(result, ExecuteInProcessResult)
-    lines = []
+    summaries = []
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
-        if materialization is None or materialization.asset_key.path[0] != "ml":
+        if materialization is None or materialization.asset_key.path[0] != schema:
             continue
         summary = materialization.metadata.get("summary")
         if summary is not None:
-            lines.append(f"  {'.'.join(materialization.asset_key.path):<26}{getattr(summary, 'value', summary)}")
+            summaries.append((".".join(materialization.asset_key.path), str(getattr(summary, "value", summary))))
+    return summaries
+
+
+def _print_ml_summary(result: object) -> None:
+    """One line per ML table, from the `summary` each ML asset puts on its materialization."""
+    lines = [f"  {key:<26}{summary}" for key, summary in _summaries(result, "ml")]
     if lines:
         print("Models (schema ml):")
         print("\n".join(lines))
@@ -105,14 +111,8 @@ def _print_ml_summary(result: object) -> None:
 
 def _print_published(result: object) -> None:
     """Where the build was published (and whether the running dashboards were re-synced)."""
-    from dagster import ExecuteInProcessResult
-
-    assert isinstance(result, ExecuteInProcessResult)
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        if materialization is not None and materialization.asset_key.path[0] == "published":
-            summary = materialization.metadata.get("summary")
-            print(f"Published: {getattr(summary, 'value', summary)}")
+    for _, summary in _summaries(result, "published"):
+        print(f"Published: {summary}")
 
 
 def _dbt_summary(settings: Settings, run_id: str) -> object | None:
