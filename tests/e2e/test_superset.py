@@ -258,12 +258,32 @@ def test_every_chart_returns_rows_without_error(superset: Superset) -> None:
             assert data.rows >= 1, f"{data.name} ({time_range}) returned no row"
 
 
+YEAR_2025 = "2025-01-01 : 2026-01-01"
+
+
+class ChartRows:
+    """The rows of a chart named by its YAML file, as its dashboard asks for them (ids looked up once)."""
+
+    def __init__(self, client: SupersetClient) -> None:
+        names = {asset.uuid: asset.name for asset in load_bundle(ASSETS_DIR).of("charts")}
+        self.client = client
+        self.ids = {names[row["uuid"]]: int(row["id"]) for row in client.list_all("chart", columns=["id", "uuid"])
+                    if row["uuid"] in names}
+
+    def __call__(self, chart: str, time_range: str | None = None,
+                 filters: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        data = query_chart(self.client, self.ids[chart], time_range=time_range, filters=filters)
+        assert data.error is None, f"{chart}: {data.error}"
+        return data.data
+
+    def value(self, chart: str, time_range: str | None = None) -> Any:
+        """The one figure of a big number."""
+        (row,) = self(chart, time_range)
+        return next(iter(row.values()))
+
+
 def test_overview_figures_equal_the_kpi_marts(superset: Superset) -> None:
-    client = superset.client()
-    overview = {asset.uuid: asset.name for asset in load_bundle(ASSETS_DIR).of("charts")
-                if asset.name.startswith("overview_")}
-    charts = {overview[row["uuid"]]: int(row["id"]) for row in client.list_all("chart", columns=["id", "uuid"])
-              if row["uuid"] in overview}
+    charts = ChartRows(superset.client())
     with duckdb.connect(str(superset.published), read_only=True) as con:
         kpis = con.execute(
             "select customers, orders, revenue, average_order_value, margin_pct, conversion_rate from marts.mart_kpis"
@@ -275,9 +295,7 @@ def test_overview_figures_equal_the_kpi_marts(superset: Superset) -> None:
     assert kpis is not None and year is not None
 
     def value(name: str, time_range: str | None = None) -> float:
-        data = query_chart(client, charts[name], time_range=time_range)
-        assert data.error is None and data.rows == 1, data
-        return float(next(iter(data.data[0].values())))
+        return float(charts.value(name, time_range))
 
     customers, orders, revenue, aov, margin_pct, conversion = (float(v) for v in kpis)
     assert value("overview_customers") == customers
@@ -287,32 +305,19 @@ def test_overview_figures_equal_the_kpi_marts(superset: Superset) -> None:
     assert value("overview_margin_pct") == pytest.approx(margin_pct, abs=0.00005)
     assert value("overview_conversion_rate") == pytest.approx(conversion, abs=0.00005)
     # the date range reaches the charts: a calendar year against the monthly mart's months of that year
-    assert value("overview_revenue", "2025-01-01 : 2026-01-01") == pytest.approx(float(year[0]), abs=0.005)
-    assert value("overview_orders", "2025-01-01 : 2026-01-01") == float(year[1])
-
-
-YEAR_2025 = "2025-01-01 : 2026-01-01"
-
-
-def _chart_rows(client: SupersetClient, chart: str, time_range: str | None = None,
-                filters: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The rows of the chart whose YAML file is `chart`, as its dashboard asks for them."""
-    uuid = load_bundle(ASSETS_DIR).by_name("charts")[chart].uuid
-    chart_id = next(int(row["id"]) for row in client.list_all("chart", columns=["id", "uuid"]) if row["uuid"] == uuid)
-    data = query_chart(client, chart_id, time_range=time_range, filters=filters)
-    assert data.error is None, f"{chart}: {data.error}"
-    return data.data
+    assert value("overview_revenue", YEAR_2025) == pytest.approx(float(year[0]), abs=0.005)
+    assert value("overview_orders", YEAR_2025) == float(year[1])
 
 
 def test_dashboard_figures_equal_independent_sql(superset: Superset) -> None:
     """Each dashboard's headline figures through Superset's chart API against SQL on the marts and ml tables."""
-    client = superset.client()
+    chart_rows = ChartRows(superset.client())
     with duckdb.connect(str(superset.published), read_only=True) as con:
         def sql(query: str) -> list[tuple[Any, ...]]:
             return con.execute(query).fetchall()
 
         # Customers: the top 20 Belgian customers of 2025, ranked within Belgium and that year
-        top = _chart_rows(client, "customers_top_customers", YEAR_2025, [
+        top = chart_rows("customers_top_customers", YEAR_2025, [
             {"col": "revenue_rank", "op": "<=", "val": 20}, {"col": "country_name", "op": "IN", "val": ["Belgium"]}])
         expected = sql("""
             select lines.customer_id, sum(lines.revenue) as revenue
@@ -331,37 +336,35 @@ def test_dashboard_figures_equal_independent_sql(superset: Superset) -> None:
 
         # Countries: revenue per country in 2025, against the monthly country mart
         by_country = {row["country_name"]: float(row["revenue"])
-                      for row in _chart_rows(client, "countries_revenue_by_country", YEAR_2025)}
+                      for row in chart_rows("countries_revenue_by_country", YEAR_2025)}
         assert len(by_country) >= 5
         assert by_country == pytest.approx({country: float(revenue) for country, revenue in sql("""
             select country_name, sum(revenue) from marts.mart_sales_by_country
             where month_start >= date '2025-01-01' and month_start < date '2026-01-01' group by 1""")}, abs=0.005)
 
         # Products: the all-time top 10 against the product mart
-        top_10 = {row["product_name"]: float(row["revenue"]) for row in _chart_rows(client, "products_top_10")}
+        top_10 = {row["product_name"]: float(row["revenue"]) for row in chart_rows("products_top_10")}
         assert top_10 == pytest.approx({name: float(revenue) for name, revenue in sql(
             "select product_name, revenue from marts.mart_product_performance where is_top_10")}, abs=0.005)
 
         # Trends: monthly revenue of 2025 against the monthly sales mart
         monthly = [float(row["revenue"]) for row in sorted(
-            _chart_rows(client, "trends_monthly_revenue", YEAR_2025), key=lambda row: row["order_date"])]
+            chart_rows("trends_monthly_revenue", YEAR_2025), key=lambda row: row["order_date"])]
         assert monthly == pytest.approx([float(r) for (r,) in sql(
             "select revenue from marts.mart_monthly_sales where year(month_start) = 2025 order by month_start")],
             abs=0.005)
 
         # RFM: customers per segment
-        segments = {row["rfm_segment"]: row["customers"] for row in _chart_rows(client, "rfm_customers_by_segment")}
+        segments = {row["rfm_segment"]: row["customers"] for row in chart_rows("rfm_customers_by_segment")}
         assert segments == dict(sql("select rfm_segment, count(*) from marts.mart_customer_rfm group by 1"))
 
         # Lead scoring: Hot / Warm / Cold
         tiers = dict(sql("select segment, count(*) from ml.customer_scores group by 1"))
         for tier in ("Hot", "Warm", "Cold"):
-            (row,) = _chart_rows(client, f"lead_scoring_{tier.lower()}")
-            assert next(iter(row.values())) == tiers[tier], tier
+            assert chart_rows.value(f"lead_scoring_{tier.lower()}") == tiers[tier], tier
 
         # Inventory: products out of stock in every warehouse
-        (row,) = _chart_rows(client, "inventory_out_of_stock")
-        assert next(iter(row.values())) == sql(
+        assert chart_rows.value("inventory_out_of_stock") == sql(
             "select count(distinct product_id) from marts.mart_inventory where product_stock = 0")[0][0]
 
 
