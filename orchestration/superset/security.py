@@ -2,7 +2,8 @@
 
 The role is an explicit allow-list: read dashboards and charts, open them in Explore without saving, use
 dashboard filters, and read exactly the datasets the dashboards use. It has no SQL Lab, no database
-access (so no table outside those datasets), no write or export permission.
+access (so no table outside those datasets), no write permission; it may download a chart's own data as CSV
+(can_csv), which shows nothing the chart does not.
 """
 
 import logging
