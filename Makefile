@@ -16,13 +16,15 @@ BUILD_INPUTS = $(shell find "$(SEEDS)" orchestration ml dbt_project/models dbt_p
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup sample build run serve test lint lock clean help published-check
+.PHONY: setup sample build run serve test lint lock clean help published-check bench
 
 help:
 	@echo "make run    set up, generate the sample if $(SEEDS)/ is empty, build and publish (when something"
 	@echo "            changed), serve Superset on :8088 and the Dagster UI on :3000"
 	@echo "make build  build and publish the warehouse, always"
 	@echo "make test   set up and run every test"
+	@echo "make bench  measure builds against their replayed SQL, pandas and a one-day incremental run;"
+	@echo "            writes docs/benchmarks.md (BENCH_LINES=\"sample 1M 10M\" adds 10 M lines, ~15 min more)"
 	@echo "make lint   ruff and sqlfluff"
 	@echo "make lock   re-pin requirements/*.lock from requirements/*.in"
 	@echo "make clean  remove the warehouse (COMPTOIR_HOME, default ./warehouse)"
@@ -74,6 +76,11 @@ serve: setup
 
 test: setup lint
 	$(BIN)/pytest
+
+# Landing folders are generated once and cached under $(HOME_DIR)/bench; the report is docs/benchmarks.md.
+BENCH_LINES ?= sample 1M
+bench: setup
+	$(BIN)/comptoir bench --lines $(BENCH_LINES)
 
 # sqlfluff's dbt templater compiles the project from its folder; an in-memory database spares it
 # the warehouse file (which may not exist yet, or be busy).

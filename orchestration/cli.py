@@ -1,4 +1,4 @@
-"""`comptoir`: the everyday verbs (generate, build, serve, score, superset)."""
+"""`comptoir`: the everyday verbs (generate, build, bench, serve, score, superset)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ log = logging.getLogger("comptoir")
 DAGSTER_PORT = 3000
 SUPERSET_PORT = 8088
 QUARANTINE = "dq_quarantine"  # staging model holding every row a data-quality rule set aside
-_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+# Python logs of our own code go to the run's event log too (the Dagster UI and the terminal's progress lines).
+_DAGSTER_YAML = (
+    "telemetry:\n  enabled: false\n"
+    "python_logs:\n  managed_python_loggers: [ml, orchestration]\n  python_log_level: INFO\n"
+)
 
 
 def _apply_seeds(seeds: str | None) -> Settings:
@@ -39,7 +43,7 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text() != _DAGSTER_YAML:
         config.write_text(_DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
@@ -187,8 +191,11 @@ def _step_failures(result: object) -> list[tuple[str, str]]:
 
 
 def _quiet_dagster(record: logging.LogRecord) -> bool:
-    """Terminal filter: Dagster's own loggers only when something is an error."""
-    return not record.name.startswith("dagster") or record.levelno >= logging.ERROR
+    """Terminal filter: Dagster's own loggers only when something is an error; our own INFO lines reach the
+    terminal through the run's progress logger (they are the run's managed Python loggers)."""
+    if record.name.startswith("dagster"):
+        return record.levelno >= logging.ERROR
+    return not record.name.startswith(("orchestration", "ml")) or record.levelno >= logging.WARNING
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -206,8 +213,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     from orchestration.defs.dbt.resources import run_artifacts_dir
+    from orchestration.defs.ml.schedules import REFRESH_JOB_NAME
 
-    job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB_NAME)
+    job = build_definitions(settings).resolve_job_def(REFRESH_JOB_NAME if args.no_refit else WAREHOUSE_JOB_NAME)
     run_id = str(uuid.uuid4())  # known before the run: it names the run's dbt artifacts folder
     run_dir = run_artifacts_dir(settings.warehouse_path, run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -216,6 +224,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         # dagster-dbt's notes (subsetting, tests reported as observations) stay in the Dagster UI.
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_dagster)
+    from dagster import colored_console_logger
+
+    from orchestration.progress import progress_logger_definition
+
+    # Progress goes to the terminal even while dbt's echo is redirected to a file below.
+    job = job.with_logger_defs(
+        {"console": colored_console_logger, "progress": progress_logger_definition(sys.stdout)}
+    )
     with DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
         if not args.verbose:
             # dagster-dbt echoes dbt's console output on stdout: keep it in a file, print our summary.
@@ -227,8 +243,13 @@ def cmd_build(args: argparse.Namespace) -> int:
             run_id=run_id,
             raise_on_error=False,
             # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}},
         )
+        if args.report_json:
+            from orchestration.bench.timings import build_report, process_started_at
+
+            report = build_report(instance, run_id, run_dir, process_started_at(), result.success)
+            Path(args.report_json).write_text(json.dumps(report, indent=1), encoding="utf-8")
     _print_raw_summary(settings, result)
     summary = _dbt_summary(settings, run_id)
     _print_dbt_summary(settings, summary)
@@ -418,6 +439,34 @@ def cmd_superset(args: argparse.Namespace) -> int:
         return 0 if server.stop_process_group(process, signal.SIGTERM) is not None else 1
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """`comptoir bench`: builds beside their replayed SQL, pandas and a one-day incremental run; docs/benchmarks.md."""
+    from orchestration.bench.datasets import SIZES
+    from orchestration.bench.report import render
+    from orchestration.bench.run import run_bench, to_json
+
+    unknown = [size for size in args.lines if size not in SIZES]
+    if unknown:
+        print(f"error: unknown size(s) {', '.join(unknown)}; choose among {', '.join(SIZES)}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    cache = Path(args.cache) if args.cache else settings.home / "bench"
+    started = time.monotonic()
+    try:
+        results = run_bench(args.lines, args.repeat, cache, settings.seeds_dir)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    payload = to_json(results)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    out.write_text(render(payload["results"], args.repeat, time.monotonic() - started), encoding="utf-8")
+    print(out.read_text(encoding="utf-8"))
+    print(f"Wrote {out} and {out.with_suffix('.json')}")
+    return 0
+
+
 SCORE_EPILOG = """\
 Input: .csv (header line), .json (array of objects) or .jsonl (one object per line): customer_id plus the
 model's feature columns (as ml/propensity/features.py builds them); other columns are ignored.
@@ -469,7 +518,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,serve,score,superset}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="{generate,build,bench,serve,score,superset}")
 
     gen = verbs.add_parser("generate", help="write a deterministic synthetic shop export")
     gen.add_argument("--out", required=True, help="folder to write the raw files and manifest.json into")
@@ -484,7 +533,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = verbs.add_parser("build", help="load the landing files and build the warehouse")
     build.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")
+    build.add_argument("--no-refit", action="store_true",
+                       help="what the daily schedule runs: score with the saved models instead of re-fitting them")
+    build.add_argument("--report-json", metavar="FILE",
+                       help="write where the time went (start-up, each step, dbt by kind of node) as JSON")
     build.set_defaults(func=cmd_build)
+
+    bench = verbs.add_parser(
+        "bench", help="measure builds against their replayed SQL, pandas and a one-day incremental run",
+        description="Builds (and caches under $COMPTOIR_HOME/bench) landing folders of each size, then measures, "
+        "interleaved: a full `comptoir build`, its compiled SQL replayed in DuckDB, a pandas baseline of the headline "
+        "marts, and an incremental build of one new day. Writes docs/benchmarks.md and benchmarks.json.",
+    )
+    bench.add_argument("--lines", nargs="+", default=["sample", "1M"], metavar="SIZE",
+                       help="sizes to measure: sample, 1M, 10M, 50M (default: sample 1M; 10M takes ~15 min)")
+    bench.add_argument("--repeat", type=int, default=1, help="rounds; the report gives medians (default 1)")
+    bench.add_argument("--out", default="docs/benchmarks.md", help="report path (default docs/benchmarks.md)")
+    bench.add_argument("--cache", help="where landing folders and runs are kept (default $COMPTOIR_HOME/bench)")
+    bench.set_defaults(func=cmd_bench)
 
     serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")
     serve.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")

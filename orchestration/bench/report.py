@@ -1,0 +1,207 @@
+"""docs/benchmarks.md from the benchmark's results: one table per measure, the ratios, the goals, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+GIB = 1024.0
+
+
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def phases(build: dict[str, Any]) -> dict[str, float]:
+    """A build report's seconds by phase: start-up, raw load, dbt (step, models, tests, unit tests), ML, publish."""
+    steps = {key: step["seconds"] for key, step in build.get("steps", {}).items()}
+    dbt = build.get("dbt", {}).get("seconds_by_kind", {})
+    raw = sum(v for k, v in steps.items() if k.startswith("raw__"))
+    publish = sum(v for k, v in steps.items() if k.startswith("published__"))
+    ml = sum(v for k, v in steps.items() if not k.startswith(("raw__", "published__")) and k != "dbt_models")
+    return {
+        "wall": build["seconds"],
+        "peak_rss_mb": build["peak_rss_mb"],
+        "startup": build.get("startup_seconds", 0.0),
+        "raw": raw,
+        "dbt": steps.get("dbt_models", 0.0),
+        "dbt_models": dbt.get("model", 0.0),
+        "dbt_tests": dbt.get("test", 0.0),
+        "dbt_unit_tests": dbt.get("unit_test", 0.0),
+        "ml": ml,
+        "publish": publish,
+        "landing_to_marts": build.get("startup_seconds", 0.0) + raw + steps.get("dbt_models", 0.0),
+    }
+
+
+def ml_steps(build: dict[str, Any]) -> dict[str, float]:
+    return {key: step["seconds"] for key, step in build.get("steps", {}).items()
+            if not key.startswith(("raw__", "published__")) and key != "dbt_models"}
+
+
+def summarise(result: dict[str, Any]) -> dict[str, Any]:
+    """Medians over the rounds, and the ratios the issue asks for."""
+    full = [phases(b) for b in result["full"]]
+    incremental = [phases(b) for b in result["incremental"]]
+    summary: dict[str, Any] = {
+        "full": {k: _median([p[k] for p in full]) for k in full[0]} if full else {},
+        "incremental": {k: _median([p[k] for p in incremental]) for k in incremental[0]} if incremental else {},
+        "replay_models": _median([r["model_seconds"] for r in result["replay"]]),
+        "replay_tests": _median([r["test_seconds"] for r in result["replay"]]),
+        "replay": _median([r["seconds"] for r in result["replay"]]),
+        "replay_peak_rss_mb": _median([r["peak_rss_mb"] for r in result["replay"]]),
+        "pandas": _median([r["seconds"] for r in result["pandas"]]),
+        "pandas_peak_rss_mb": _median([r["peak_rss_mb"] for r in result["pandas"]]),
+    }
+    f, i = summary["full"], summary["incremental"]
+    if f and summary["replay"]:
+        summary["dbt_over_replay"] = f["dbt"] / summary["replay"]
+    if f and summary["pandas"]:
+        summary["pandas_over_build"] = summary["pandas"] / (f["raw"] + f["dbt"])
+    if f and i:
+        summary["incremental_over_full"] = (i["raw"] + i["dbt"]) / (f["raw"] + f["dbt"])
+    return summary
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f} s" if value < 100 else f"{value / 60:.0f} min {value % 60:.0f} s"
+
+
+def _mem(mb: float | None) -> str:
+    return "-" if mb is None else (f"{mb / GIB:.1f} GiB" if mb >= GIB else f"{mb:.0f} MiB")
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines()
+                          if x.startswith("MemTotal")).split()[1])
+        memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "unknown memory"
+    packages = ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "pandas")
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in packages)
+    return (f"{os.cpu_count()} cores ({cpu}), {memory}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; {versions}")
+
+
+GOALS: list[tuple[str, str, Any]] = [
+    ("sample", "landing files → marts ≤ 10 s", lambda s: s["full"]["landing_to_marts"] <= 10),
+    ("sample", "whole build, ML included, ≤ 60 s", lambda s: s["full"]["wall"] <= 60),
+    ("10M", "whole build ≤ 3 min", lambda s: s["full"]["wall"] <= 180),
+    ("10M", "peak RSS ≤ 8 GiB", lambda s: s["full"]["peak_rss_mb"] <= 8 * GIB),
+    ("10M", "raw load ≤ 30 s", lambda s: s["full"]["raw"] <= 30),
+    ("10M", "raw + models + tests ≤ 60 s", lambda s: s["full"]["raw"] + s["full"]["dbt"] <= 60),
+    ("10M", "ML ≤ 90 s", lambda s: s["full"]["ml"] <= 90),
+    ("10M", "dbt ≤ 1.3 x its replayed SQL + 5 s", lambda s: s["full"]["dbt"] <= 1.3 * s["replay"] + 5),
+    ("10M", "≥ 3 x faster than pandas", lambda s: s.get("pandas_over_build", 0) >= 3),
+    ("10M", "new day: raw + models + tests ≤ 15 s",
+     lambda s: s["incremental"]["raw"] + s["incremental"]["dbt"] <= 15),
+    ("10M", "new day: ML daily path ≤ 30 s", lambda s: s["incremental"]["ml"] <= 30),
+]
+
+
+def render(results: list[dict[str, Any]], repeat: int, seconds: float) -> str:
+    summaries = {r["size"]: summarise(r) for r in results}
+    sizes = [r["size"] for r in results]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`comptoir bench --lines {' '.join(sizes)} --repeat {repeat}`) on "
+        f"{datetime.now(UTC):%Y-%m-%d}, in {_s(seconds)}. Medians over {repeat} round(s); in each round every "
+        "measure of every size runs once, one after another (never two at a time), so the machine's noise hits all "
+        "sides alike.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "What is measured, each in a process of its own (peak RSS = the largest sampled sum over the process and its "
+        "children):",
+        "- **build**: `comptoir build` on the whole landing folder, from an empty `COMPTOIR_HOME` (raw load, `dbt "
+        "build` of every model and test, every ML asset, publish); start-up is the time from the process start to the "
+        "first step;",
+        "- **replay**: the same build's compiled SQL (dbt's `run_results.json`) run straight in one DuckDB connection "
+        "on a copy of the raw layer, models as `create or replace table|view`, data tests as `select count(*)`: what "
+        "the same SQL costs without dbt;",
+        "- **pandas**: the headline marts (enriched order lines, daily sales by category, RFM, monthly cohorts, top "
+        "10 products, market basket) in vectorised pandas from the same files (`orchestration/bench/pandas_marts.py`);",
+        "- **new day**: days 1..N-1 built once, then the last day's orders, sessions and e-mail events added as "
+        "`<stem>_<day>.csv` files and built as the daily schedule builds it (`comptoir build --no-refit`).",
+        "",
+        "## Results",
+        "",
+        "| | " + " | ".join(f"{s} ({r['order_lines']:,} order lines)" for s, r in zip(sizes, results, strict=True))
+        + " |",
+        "|---|" + "---|" * len(sizes),
+    ]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    def full(key: str) -> list[str]:
+        return [_s(summaries[s]["full"].get(key)) for s in sizes]
+
+    row("**build, wall**", [f"**{_s(summaries[s]['full'].get('wall'))}**" for s in sizes])
+    row("build, peak RSS", [_mem(summaries[s]["full"].get("peak_rss_mb")) for s in sizes])
+    row("start-up (to the first step)", full("startup"))
+    row("raw load (all sources)", full("raw"))
+    row("dbt build (step)", full("dbt"))
+    row("- models, summed over threads", full("dbt_models"))
+    row("- data tests, summed", full("dbt_tests"))
+    row("- unit tests, summed", full("dbt_unit_tests"))
+    row("ML assets", full("ml"))
+    row("publish", full("publish"))
+    row("landing → marts (start-up + raw + dbt)", full("landing_to_marts"))
+    row("**replayed SQL** (models + tests)", [
+        f"**{_s(summaries[s]['replay'])}** ({_s(summaries[s]['replay_models'])} + {_s(summaries[s]['replay_tests'])})"
+        for s in sizes])
+    row("dbt ÷ replayed SQL", [_x(summaries[s].get("dbt_over_replay")) for s in sizes])
+    row("**pandas** headline marts", [
+        f"**{_s(summaries[s]['pandas'])}** ({_mem(summaries[s]['pandas_peak_rss_mb'])})" for s in sizes])
+    row("pandas ÷ build's raw + dbt", [_x(summaries[s].get("pandas_over_build")) for s in sizes])
+    row("**new day**, wall", [
+        f"**{_s(summaries[s]['incremental'].get('wall'))}** ({r['day_order_lines']:,} order lines)"
+        for s, r in zip(sizes, results, strict=True)])
+    row("new day: raw + dbt", [
+        _s((summaries[s]["incremental"].get("raw") or 0) + (summaries[s]["incremental"].get("dbt") or 0))
+        for s in sizes])
+    row("new day: ML daily path", [_s(summaries[s]["incremental"].get("ml")) for s in sizes])
+    row("new day ÷ full (raw + dbt)", [_x(summaries[s].get("incremental_over_full")) for s in sizes])
+
+    lines += ["", "## ML assets, each (full build)", "", "| asset | " + " | ".join(sizes) + " |",
+              "|---|" + "---|" * len(sizes)]
+    keys: list[str] = []
+    for r in results:
+        for build in r["full"][-1:]:
+            keys += [k for k in ml_steps(build) if k not in keys]
+    for key in keys:
+        row(f"`{key}`", [_s(_median([ml_steps(b).get(key) for b in r["full"]])) for r in results])
+
+    lines += ["", "## Goals (issue 11)", "", "| size | goal | measured |", "|---|---|---|"]
+    for size, goal, check in GOALS:
+        if size not in summaries:
+            lines.append(f"| {size} | {goal} | not measured in this run |")
+            continue
+        try:
+            met = check(summaries[size])
+        except (KeyError, TypeError):
+            met = None
+        verdict = "-" if met is None else ("met" if met else "**not met**")
+        lines.append(f"| {size} | {goal} | {verdict} |")
+    lines += ["", "The raw figures of every round are in `benchmarks.json` beside this file.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""Drive the benchmark: for each size, a full build, its SQL replayed, the pandas baseline and a one-day incremental
+build, interleaved round after round so that the machine's noise hits every side alike."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestration.bench.datasets import Landing, prepare
+from orchestration.bench.measure import Measurement, run_measured
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class SizeResult:
+    size: str
+    order_lines: int
+    last_day: str
+    day_order_lines: int = 0
+    full: list[dict[str, Any]] = field(default_factory=list)  # one per round: measurement + build report
+    replay: list[dict[str, Any]] = field(default_factory=list)
+    pandas: list[dict[str, Any]] = field(default_factory=list)
+    incremental: list[dict[str, Any]] = field(default_factory=list)
+    history_build: dict[str, Any] = field(default_factory=dict)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "COMPTOIR_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("COMPTOIR_SEEDS_DIR", None)
+    return env
+
+
+def _run_json(command: list[str], home: Path, report: Path, log_file: Path) -> dict[str, Any]:
+    report.unlink(missing_ok=True)
+    measured: Measurement = run_measured(command, env=_env(home), cwd=REPO_ROOT, log=log_file)
+    payload: dict[str, Any] = json.loads(report.read_text(encoding="utf-8")) if report.exists() else {}
+    if measured.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed with status {measured.returncode}; see {log_file}")
+    return {"seconds": measured.seconds, "peak_rss_mb": measured.peak_rss_mb, **payload}
+
+
+def _build(landing: Path, home: Path, work: Path, *, daily: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-m", "orchestration.cli", "build", "--seeds", str(landing),
+               "--report-json", str(work / "report.json")]
+    if daily:
+        command.append("--no-refit")
+    return _run_json(command, home, work / "report.json", work / "bench.log")
+
+
+def _link_folder(files: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        target = folder / path.name
+        if not target.exists():
+            target.symlink_to(path.resolve())
+
+
+class Bench:
+    def __init__(self, cache: Path, seeds: Path) -> None:
+        self.cache = cache
+        self.seeds = seeds
+        self.work = cache / "runs"
+
+    def full(self, landing: Landing, result: SizeResult) -> None:
+        home = self.work / landing.size / "full"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        log.info("%s: full build", landing.size)
+        result.full.append(_build(landing.full, home, home))
+
+    def replay(self, landing: Landing, result: SizeResult) -> None:
+        home = self.work / landing.size / "full"
+        run_dir = Path(result.full[-1]["dbt"]["run_dir"])
+        log.info("%s: replaying the build's compiled SQL in DuckDB", landing.size)
+        command = [sys.executable, "-m", "orchestration.bench.replay", str(run_dir), str(home / "comptoir.duckdb"),
+                   str(home / "replay"), "--json", str(home / "replay.json")]
+        result.replay.append(_run_json(command, home, home / "replay.json", home / "bench.log"))
+
+    def pandas(self, landing: Landing, result: SizeResult) -> None:
+        home = self.work / landing.size / "full"
+        log.info("%s: pandas baseline", landing.size)
+        command = [sys.executable, "-m", "orchestration.bench.pandas_marts", str(landing.full),
+                   "--json", str(home / "pandas.json")]
+        result.pandas.append(_run_json(command, home, home / "pandas.json", home / "bench.log"))
+
+    def incremental(self, landing: Landing, result: SizeResult) -> None:
+        """Days 1..N-1 built once (and kept), then day N added and built the way the daily schedule builds it."""
+        base = self.work / landing.size / "incremental"
+        history_home, home, folder = base / "history-home", base / "home", base / "landing"
+        history_files = sorted(p for p in landing.history.iterdir() if p.is_file())
+        if not (history_home / "published" / "comptoir.duckdb").exists():
+            shutil.rmtree(base, ignore_errors=True)
+            _link_folder(history_files, base / "history-landing")
+            log.info("%s: building days 1..N-1 (once; kept for later rounds)", landing.size)
+            history_home.mkdir(parents=True)
+            result.history_build = _build(base / "history-landing", history_home, history_home)
+        # Each round starts from the history build: a copy of its home, and its landing folder plus the new day.
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(history_home, home, symlinks=True,
+                        ignore=shutil.ignore_patterns("published", "replay", "bench.log", "*.json"))
+        _link_folder(history_files, folder)
+        _link_folder(list(landing.day_files), folder)
+        log.info("%s: adding %s and building incrementally", landing.size, landing.last_day)
+        result.incremental.append(_build(folder, home, home, daily=True))
+
+
+def run_bench(sizes: list[str], repeat: int, cache: Path, seeds: Path) -> list[SizeResult]:
+    bench = Bench(cache, seeds)
+    landings = {size: prepare(size, cache, seeds) for size in sizes}
+    results = {
+        size: SizeResult(size=size, order_lines=landing.order_lines, last_day=landing.last_day,
+                         day_order_lines=_day_lines(landing))
+        for size, landing in landings.items()
+    }
+    started = time.perf_counter()
+    for round_number in range(1, repeat + 1):
+        for size, landing in landings.items():
+            log.info("round %d/%d, %s (%.0fs so far)", round_number, repeat, size, time.perf_counter() - started)
+            for step in (bench.full, bench.replay, bench.pandas, bench.incremental):
+                step(landing, results[size])
+    return list(results.values())
+
+
+def _day_lines(landing: Landing) -> int:
+    from orchestration.bench.datasets import count_data_lines
+
+    return sum(count_data_lines(p) for p in landing.day_files if p.name.startswith("orders_"))
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def to_json(results: list[SizeResult]) -> dict[str, Any]:
+    return {"results": [asdict(r) for r in results]}
