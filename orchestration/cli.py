@@ -226,12 +226,11 @@ def cmd_build(args: argparse.Namespace) -> int:
             handler.addFilter(_quiet_dagster)
     from dagster import colored_console_logger
 
-    from orchestration.progress import progress_logger_definition
+    from orchestration.progress import TerminalProgress
 
     # Progress goes to the terminal even while dbt's echo is redirected to a file below.
-    job = job.with_logger_defs(
-        {"console": colored_console_logger, "progress": progress_logger_definition(sys.stdout)}
-    )
+    progress = TerminalProgress(sys.stdout)
+    job = job.with_logger_defs({"console": colored_console_logger, "progress": progress.definition()})
     with DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
         if not args.verbose:
             # dagster-dbt echoes dbt's console output on stdout: keep it in a file, print our summary.
@@ -245,6 +244,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}},
         )
+        progress.close()
         if args.report_json:
             from orchestration.bench.timings import build_report, process_started_at
 

@@ -56,9 +56,14 @@ class ProgressPrinter(logging.Handler):
         self._thread = threading.Thread(target=self._beat, name="comptoir-progress", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """End the heartbeat. Not Handler.close(): Dagster's instance re-runs logging.config, which closes every
+        handler, at each step."""
         self._stop.set()
-        super().close()
+        # Joined, not left to die with the interpreter: a thread alive at exit keeps DuckDB's objects from being
+        # freed, and its bindings then print "leaked instance" warnings.
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _say(self, step_key: str | None, text: str) -> None:
         if step_key and step_key in self._steps:
@@ -83,7 +88,8 @@ class ProgressPrinter(logging.Handler):
         with self._lock:
             if event is None:
                 if step_key and record.levelno >= logging.INFO:
-                    self._say(step_key, f"  {step_key}: {meta.get('orig_message', record.getMessage())}")
+                    message = str(meta.get("orig_message", record.getMessage())).strip()
+                    self._say(step_key, f"  {step_key}: {message.splitlines()[0] if message else ''}")
                 return
             kind = event.event_type
             if kind in _RUN_END:
@@ -107,21 +113,33 @@ class ProgressPrinter(logging.Handler):
                 self._steps[step_key].nodes += 1
 
 
-def progress_logger_definition(stream: TextIO) -> LoggerDefinition:
-    """A Dagster logger printing build progress to `stream` (the terminal, whatever stdout is redirected to)."""
+class TerminalProgress:
+    """The progress logger of one `comptoir build`: `definition()` for the job, `close()` once the run is over."""
 
-    def write(line: str) -> None:
-        stream.write(line + "\n")
-        stream.flush()
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._printers: list[ProgressPrinter] = []
 
-    @logger(description="Build progress: steps as they start and end, with rows and elapsed time.")
-    def progress(init_context: InitLoggerContext) -> logging.Logger:
-        handler = ProgressPrinter(write)
-        handler.start()
-        progress_log = logging.getLogger(f"comptoir.progress.{id(handler)}")
-        progress_log.propagate = False
-        progress_log.setLevel(logging.DEBUG)
-        progress_log.addHandler(handler)
-        return progress_log
+    def _write(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()
 
-    return progress
+    def definition(self) -> LoggerDefinition:
+        @logger(description="Build progress: steps as they start and end, with rows and elapsed time.")
+        def progress(init_context: InitLoggerContext) -> logging.Logger:
+            handler = ProgressPrinter(self._write)
+            self._printers.append(handler)
+            handler.start()
+            progress_log = logging.getLogger(f"comptoir.progress.{id(handler)}")
+            progress_log.propagate = False
+            progress_log.setLevel(logging.DEBUG)
+            progress_log.addHandler(handler)
+            return progress_log
+
+        return progress
+
+    def close(self) -> None:
+        for printer in self._printers:
+            logging.getLogger(f"comptoir.progress.{id(printer)}").removeHandler(printer)
+            printer.stop()
+        self._printers.clear()

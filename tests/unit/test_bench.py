@@ -14,7 +14,7 @@ from orchestration.bench.datasets import count_data_lines, split_last_day
 from orchestration.bench.measure import run_measured
 from orchestration.bench.replay import replay_plan
 from orchestration.bench.report import phases, render, summarise
-from orchestration.progress import ProgressPrinter, _Step, progress_logger_definition
+from orchestration.progress import ProgressPrinter, TerminalProgress, _Step
 
 
 def _result(unique_id: str, started: str, code: str | None, relation: str | None = None) -> dict:
@@ -117,10 +117,11 @@ def test_progress_lines_come_from_the_runs_own_events() -> None:
 
     job = Definitions(assets=[counted], jobs=[define_asset_job("job")]).resolve_job_def("job")
     printer_stream = type("Stream", (), {"write": lambda self, text: lines.append(text), "flush": lambda self: None})
-    job = job.with_logger_defs({"console": colored_console_logger,
-                                "progress": progress_logger_definition(printer_stream())})
+    progress = TerminalProgress(printer_stream())
+    job = job.with_logger_defs({"console": colored_console_logger, "progress": progress.definition()})
     result = job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}})
+    progress.close()
     assert result.success
     text = [line.strip() for line in "".join(lines).splitlines()]
     assert text[0] == "> counted"
@@ -138,5 +139,5 @@ def test_heartbeat_names_the_running_step() -> None:
         while not lines and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        printer.close()
+        printer.stop()
     assert lines and "dbt_models running for" in lines[0] and "3 dbt nodes done" in lines[0]
