@@ -34,11 +34,16 @@ def test_replayed_sql_rebuilds_every_model_with_the_builds_rows(built_sample: Pa
     # Models reading the pipeline record may differ: the build appends its own record after dbt has run.
     pipeline_sources = {uid for uid, s in manifest["sources"].items() if s["schema"] == "pipeline"}
 
-    def reads_pipeline(uid: str, seen: set[str] | None = None) -> bool:
-        seen = seen if seen is not None else set()
-        depends = manifest["nodes"].get(uid, {}).get("depends_on", {}).get("nodes", [])
-        return any(d in pipeline_sources or (d not in seen and not seen.add(d) and reads_pipeline(d, seen))
-                   for d in depends)
+    def reads_pipeline(uid: str) -> bool:
+        stack, seen = [uid], set()
+        while stack:
+            for parent in manifest["nodes"].get(stack.pop(), {}).get("depends_on", {}).get("nodes", []):
+                if parent in pipeline_sources:
+                    return True
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return False
 
     replayed = duckdb.connect(str(next((tmp_path / "replay").glob("*.duckdb"))), read_only=True)
     built = duckdb.connect(str(built_sample), read_only=True)
