@@ -16,6 +16,15 @@ DEFAULT_SEEDS_DIR = "seeds"
 DEFAULT_HOME = "warehouse"
 WAREHOUSE_FILE = "comptoir.duckdb"
 PUBLISHED_DIR = "published"
+# DuckDB's memory budget for the pipeline's connections (dbt's too, through profiles.yml); past it DuckDB spills
+# to `<warehouse>.tmp/` beside the file. DECISIONS.md "Memory limit".
+MEMORY_LIMIT_ENV = "COMPTOIR_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def duckdb_config() -> dict[str, str]:
+    """Settings for every read-write connection the pipeline opens on the warehouse."""
+    return {"memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT}
 
 
 @dataclass(frozen=True)

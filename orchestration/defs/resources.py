@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 from dagster import ConfigurableResource
 
+from orchestration.settings import duckdb_config
+
 
 class WarehouseResource(ConfigurableResource):
     """The landing folder Comptoir reads and the DuckDB file it builds."""
@@ -29,7 +31,7 @@ class WarehouseResource(ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.database)
+        con = duckdb.connect(self.database, config=duckdb_config())
         try:
             yield con
         finally:
