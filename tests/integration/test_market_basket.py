@@ -2,9 +2,9 @@
 
 The mart prunes products below the support threshold before pairing (DECISIONS.md: Market basket);
 the reference in tests/crosscheck/reference.py does no pruning, so any row the pruning lost or
-changed shows up here. Built twice with real raw loading and a real `dbt build --select
-+mart_market_basket` (upstream models, their tests and the mart's unit tests): on the committed
-sample, and on a synthetic landing folder of big baskets with a long tail of rare products.
+changed shows up here. Built twice with real raw loading and a real `dbt build` of the mart and
+what is upstream of it (with their tests and the mart's unit tests): on the committed sample, and
+on a synthetic landing folder of big baskets with a long tail of rare products.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.defs.dbt.args import build_args, vars_arg
+from orchestration.defs.dbt.args import build_args
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from orchestration.raw_load import load_all
 from tests.crosscheck import reference as ref_mod
@@ -118,7 +118,7 @@ def write_heavy_basket_landing(
     return folder
 
 
-def build_basket_mart(landing: Path, home: Path, dbt_vars: dict[str, object] | None = None) -> Path:
+def build_basket_mart(landing: Path, home: Path) -> Path:
     """Load `landing` into a fresh warehouse and `dbt build` the mart and everything upstream; the warehouse."""
     home.mkdir(parents=True, exist_ok=True)
     database = home / "comptoir.duckdb"
@@ -128,7 +128,7 @@ def build_basket_mart(landing: Path, home: Path, dbt_vars: dict[str, object] | N
     target = home / "target"
     completed = subprocess.run(
         # fct_orders: a test of the mart reads it. Cautious: only tests whose every model is built.
-        [str(dbt_executable()), *build_args(select=["+mart_market_basket", "+fct_orders"]), *vars_arg(dbt_vars),
+        [str(dbt_executable()), *build_args(select=["+mart_market_basket", "+fct_orders"]),
          "--indirect-selection", "cautious",
          "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target / "logs")],
         cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800,
