@@ -9,16 +9,19 @@ Money is kept exact: unit prices are :class:`decimal.Decimal` and every amount i
 integer number of cents. Ratios are :class:`~decimal.Decimal` rounded half-up.
 
 Entry point: :func:`build_reference` (reads a landing folder) and the figure functions
-:func:`kpis`, :func:`daily_sales`, :func:`customer_rfm`, :func:`cohort_retention_monthly`.
+:func:`kpis`, :func:`daily_sales`, :func:`customer_rfm`, :func:`cohort_retention_monthly`,
+:func:`market_basket`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from itertools import combinations
 from pathlib import Path
 
 import pandas as pd
@@ -315,6 +318,7 @@ class Reference:
     lines: pd.DataFrame  # one row per clean order line, with customer_id and category resolved
     categories: tuple[str, ...]  # categories of the valid products, plus 'Unknown'
     as_of_date: date
+    product_ids: frozenset[str]  # ids of the valid products (the catalogue)
 
     @property
     def sale_lines(self) -> pd.DataFrame:
@@ -352,7 +356,12 @@ def build_reference(landing: Path, now: datetime | None = None) -> Reference:
     )
     categories = {str(p["category"]) for p in products.values() if p["category"] is not None}
     categories.add(UNKNOWN_CATEGORY)
-    return Reference(lines=lines, categories=tuple(sorted(categories)), as_of_date=max(lines["order_date"]))
+    return Reference(
+        lines=lines,
+        categories=tuple(sorted(categories)),
+        as_of_date=max(lines["order_date"]),
+        product_ids=frozenset(products),
+    )
 
 
 def _orders_of_known_customers(ref: Reference) -> pd.DataFrame:
@@ -481,3 +490,37 @@ def cohort_retention_monthly(ref: Reference) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def market_basket(ref: Reference, min_pair_count: int) -> pd.DataFrame:
+    """Pairs of catalogue products in at least ``min_pair_count`` sale orders, by brute force.
+
+    Every pair of every basket is counted (no pruning): each sale order up to the as-of date is
+    the set of its catalogue products; products missing from the catalogue are not paired but
+    their orders count in total_orders. Ratios are float divisions of the exact integer counts.
+    """
+    sales = ref.sale_lines[ref.sale_lines["order_date"] <= ref.as_of_date]
+    total_orders = int(sales["order_id"].nunique())
+    known = sales[sales["product_id"].isin(ref.product_ids)]
+    baskets = [sorted(set(ids)) for _, ids in known.groupby("order_id")["product_id"]]
+    product_orders = Counter(product for basket in baskets for product in basket)
+    pair_orders = Counter(pair for basket in baskets for pair in combinations(basket, 2))
+    rows = [
+        {
+            "product_a_id": a,
+            "product_b_id": b,
+            "pair_orders": n,
+            "orders_with_a": product_orders[a],
+            "orders_with_b": product_orders[b],
+            "total_orders": total_orders,
+            "support": n / total_orders,
+            "confidence_a_to_b": n / product_orders[a],
+            "confidence_b_to_a": n / product_orders[b],
+            "lift": n * total_orders / (product_orders[a] * product_orders[b]),
+        }
+        for (a, b), n in pair_orders.items()
+        if n >= min_pair_count
+    ]
+    columns = ["product_a_id", "product_b_id", "pair_orders", "orders_with_a", "orders_with_b", "total_orders",
+               "support", "confidence_a_to_b", "confidence_b_to_a", "lift"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["product_a_id", "product_b_id"], ignore_index=True)

@@ -1,9 +1,12 @@
 {#- One row per pair of distinct catalogue products bought together in at least
     var('basket_min_pair_count') sale orders (completed lines, a product counted once per order),
     with support, confidence and lift (DECISIONS.md: Market basket). The one documented self-join
-    of order lines: an order's products joined to each other, after keeping only orders with two
-    or more distinct products. Lines of products missing from the catalogue ('UNKNOWN') are not
-    paired, since that id stands for many products, but their orders count in total_orders. -#}
+    of order lines: an order's products joined to each other. A-priori pruning first: a pair can
+    reach the threshold only if each of its products is in at least that many orders, so only
+    those products are paired, in orders left with two or more of them; product_orders and
+    total_orders still count every product. Lines of products missing from the catalogue
+    ('UNKNOWN') are not paired, since that id stands for many products, but their orders count
+    in total_orders. -#}
 
 with order_lines as (
 
@@ -60,10 +63,20 @@ product_orders as (
 
 ),
 
+frequent_order_products as (
+
+    -- A-priori: a product in fewer orders than the threshold cannot be in a pair that reaches it.
+    select known_order_products.*
+    from known_order_products
+    inner join product_orders on known_order_products.product_id = product_orders.product_id
+    where product_orders.product_orders >= {{ var('basket_min_pair_count') }}
+
+),
+
 multi_product_orders as (
 
     select order_id
-    from known_order_products
+    from frequent_order_products
     group by order_id
     having count(*) >= 2
 
@@ -71,9 +84,9 @@ multi_product_orders as (
 
 basket_lines as (
 
-    select known_order_products.*
-    from known_order_products
-    inner join multi_product_orders on known_order_products.order_id = multi_product_orders.order_id
+    select frequent_order_products.*
+    from frequent_order_products
+    inner join multi_product_orders on frequent_order_products.order_id = multi_product_orders.order_id
 
 ),
 
