@@ -317,19 +317,18 @@ def _read_lines(
             piece = workdir / f"piece-{number}"
             _copy_range(path, begin, end, piece)
         # A byte-order mark is an encoding artefact, not data.
-        bom = f"when n = 1 and starts_with(line, '{_BOM}') then line[2:]" if begin == 0 else ""
+        bom = f"case when n = 1 and starts_with(line, '{_BOM}') then line[2:] else line end" if begin == 0 else "line"
         insert = f"""insert into _lines
-            select n + ? as line_number, case {bom} else line end as line
+            select n + ? as line_number, {bom} as line
             from (select n, case when ends_with(line, chr(13)) then line[:-2] else line end as line
                   from (select unnest(generate_series(1, len(l))) as n, unnest(l) as line, len(l) as total
-                        from (select string_split(decode(content), chr(10)) as l from read_blob(?)))
+                        from (select string_split(try(decode(content)), chr(10)) as l from read_blob(?)))
                   where n < total or line <> '')"""
         offset = first_line - 1 + read
-        try:
-            count = con.execute(insert, [offset, str(piece)]).fetchone()[0]  # type: ignore[index]
-        except duckdb.ConversionException as error:
-            if "UTF8" not in str(error):
-                raise
+        # A piece holds at least one line, so none means it is not valid UTF-8 (try(): an error
+        # would abort the transaction).
+        count = con.execute(insert, [offset, str(piece)]).fetchone()[0]  # type: ignore[index]
+        if count == 0:
             clean = workdir / f"utf8-{number}"
             bad = _copy_valid_utf8(path, begin, end, clean)
             count = con.execute(insert, [offset, str(clean)]).fetchone()[0]  # type: ignore[index]
