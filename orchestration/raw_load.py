@@ -458,13 +458,13 @@ def _join_multiline_records(con: duckdb.DuckDBPyConnection, n_fields: int, bad: 
     record when the lines from one to the other, joined with "\\n", are one well-formed record with
     the header's field count; the next odd-quoted line after it opens again. When they do not, the
     opening line stands alone (a broken line) and that next line opens. The walk is computed with
-    window functions over the odd-quoted lines only."""
+    window functions over the odd-quoted lines only, which are among the lines rejected on their
+    own (`_rejected`): an odd number of quotes is never a well-formed line."""
     con.execute(
         """create or replace temp table _odd as
         select line_number, row_number() over (order by line_number) as k
-        from _lines
-        where line_number > 1 and contains(line, '"')
-          and (strlen(line) - strlen(replace(line, '"', ''))) % 2 = 1"""
+        from _rejected
+        where (strlen(text) - strlen(replace(text, '"', ''))) % 2 = 1"""
     )
     if con.execute("select count(*) from _odd").fetchone()[0] < 2:  # type: ignore[index]
         return False
@@ -508,25 +508,24 @@ def _load_csv_lines(
     loaded_at: datetime,
 ) -> tuple[int, int]:
     n_fields = len(header)
-    data_lines = "select line_number, line as text from _lines where line_number > 1"
+    # First the checks, line by line: the rejected lines are few, and the lines that may open or
+    # close a multi-line record are among them. Then the fields of every other line or record.
+    lines = "select line_number, line as text from _lines where line_number > 1"
+    con.execute(
+        f"""create or replace temp table _rejected as
+        select line_number, text, reason
+        from (select line_number, text, {_csv_reason_sql(n_fields, bad)} as reason from ({_with_segs(lines)}))
+        where reason is not null"""
+    )
+    units = lines
     if _join_multiline_records(con, n_fields, bad):
-        units = f"""{data_lines} and line_number not in
-                        (select unnest(range(first_line, last_line + 1)) from _multi)
-                    union all select first_line, text from _multi"""
-    else:
-        units = data_lines
+        covered = "select unnest(range(first_line, last_line + 1)) from _multi"
+        con.execute(f"delete from _rejected where line_number in ({covered})")
+        units = f"{lines} and line_number not in ({covered}) union all select first_line, text from _multi"
     selects = [
         f"{_unquote(f'fields[{header.index(c) + 1}]')}" if c in header else "null::varchar"
         for c in source.column_names
     ]
-    # Two passes over the lines: the checks (to set aside the rejected lines, few), then the
-    # fields of the others.
-    con.execute(
-        f"""create or replace temp table _rejected as
-        select line_number, text, reason
-        from (select line_number, text, {_csv_reason_sql(n_fields, bad)} as reason from ({_with_segs(units)}))
-        where reason is not null"""
-    )
     rows = con.execute(
         f"""insert into {RAW_SCHEMA}.{source.name} ({', '.join(map(_quote_ident, _table_columns(source)))})
         select {', '.join(selects)}, ?, line_number, ?::timestamp
@@ -547,44 +546,64 @@ def _load_ndjson_lines(
 ) -> tuple[int, int]:
     paths = "[" + ", ".join(_quote_literal(f'$."{c}"') for c in source.column_names) + "]"
     bad_line = f"when {_bad_sql(bad)} then '{REASON_INVALID_UTF8}'" if bad else ""
-    # One parse for validity and type, one for all the values (missing key: SQL null; JSON null: 'null').
+    # One validating scan of each line, then one extraction of all its values: a valid JSON text
+    # is an object when its first character after JSON whitespace is "{".
     con.execute(
-        f"""create or replace temp table _parsed as
-        select line_number, line, reason, case when reason is null then json_extract(line, {paths}) end as vals
+        f"""create or replace temp table _rejected as
+        select line_number, line, reason
         from (select line_number, line,
                      case when trim(line) = '' then '{REASON_BLANK}'
                           {bad_line}
-                          when kind is null then '{REASON_INVALID_JSON}'
-                          when kind <> 'OBJECT' then '{REASON_NOT_OBJECT}'
+                          when not json_valid(line) then '{REASON_INVALID_JSON}'
+                          when not starts_with(ltrim(line, ' ' || chr(9) || chr(13)), '{{') then '{REASON_NOT_OBJECT}'
                      end as reason
-              from (select line_number, line, try(json_type(line)) as kind from _lines))"""
+              from _lines)
+        where reason is not null"""
     )
-    if whole_file:
-        required = [source.column_names.index(c) + 1 for c in source.required_columns]
-        presence = ", ".join(f"count(*) filter (where vals[{i}] is not null)" for i in required)
-        counts = con.execute(f"select count(*), {presence} from _parsed where reason is null").fetchone()
-        assert counts is not None
-        if counts[0] == 0:
-            first = con.execute(
-                f"select line_number, reason from _parsed where reason <> '{REASON_BLANK}' order by 1 limit 1"
-            ).fetchone()
-            problem = f"line {first[0]}: {first[1]}" if first else "no data lines"
-            raise RawFileError(f"{path.name}: no line is a readable JSON object ({problem})")
-        missing = [c for c, n in zip(source.required_columns, counts[1:], strict=True) if n == 0]
-        if missing:
-            raise RawFileError(f"{path.name}: missing required column(s) {', '.join(missing)} in every record")
-    selects = ", ".join(f"vals[{i}] ->> '$'" for i in range(1, len(source.column_names) + 1))
+    selects = ", ".join(f"vals[{i}]" for i in range(1, len(source.column_names) + 1))
     rows = con.execute(
         f"""insert into {RAW_SCHEMA}.{source.name} ({', '.join(map(_quote_ident, _table_columns(source)))})
-        select {selects}, ?, line_number, ?::timestamp from _parsed where reason is null""",
+        select {selects}, ?, line_number, ?::timestamp
+        from (select line_number, json_extract_string(line, {paths}) as vals from _lines
+              where line_number not in (select line_number from _rejected))""",
         [path.name, loaded_at],
     ).fetchone()[0]  # type: ignore[index]
+    if whole_file:
+        _check_ndjson_columns(con, source, path, rows)
     rejects = con.execute(
-        f"""insert into {REJECTS_TABLE}
-        select ?, ?, line_number, line, reason, ?::timestamp from _parsed where reason is not null""",
+        f"insert into {REJECTS_TABLE} select ?, ?, line_number, line, reason, ?::timestamp from _rejected",
         [source.name, path.name, loaded_at],
     ).fetchone()[0]  # type: ignore[index]
     return rows, rejects
+
+
+def _check_ndjson_columns(con: duckdb.DuckDBPyConnection, source: Source, path: Path, rows: int) -> None:
+    """Fail when no line is an object, or a required key is in no record. A column with a value in
+    the loaded rows is there; only one that is null throughout needs a look for its key."""
+    if rows == 0:
+        first = con.execute(
+            f"select line_number, reason from _rejected where reason <> '{REASON_BLANK}' order by 1 limit 1"
+        ).fetchone()
+        problem = f"line {first[0]}: {first[1]}" if first else "no data lines"
+        raise RawFileError(f"{path.name}: no line is a readable JSON object ({problem})")
+    required = source.required_columns
+    counts = con.execute(
+        f"select {', '.join(f'count({_quote_ident(c)})' for c in required)} from {RAW_SCHEMA}.{source.name} "
+        "where _source_file = ?",
+        [path.name],
+    ).fetchone()
+    assert counts is not None
+    unsure = [c for c, n in zip(required, counts, strict=True) if n == 0]
+    if unsure:
+        present = con.execute(
+            f"""select {', '.join(f"bool_or(json_exists(line, {_quote_literal(f'$.{chr(34)}{c}{chr(34)}')}))"
+                                  for c in unsure)}
+                from _lines where line_number not in (select line_number from _rejected)"""
+        ).fetchone()
+        assert present is not None
+        missing = [c for c, found in zip(unsure, present, strict=True) if not found]
+        if missing:
+            raise RawFileError(f"{path.name}: missing required column(s) {', '.join(missing)} in every record")
 
 
 def _load_text_file(

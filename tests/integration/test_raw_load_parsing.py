@@ -334,3 +334,12 @@ def test_the_line_that_closes_a_record_does_not_open_another(con, tmp_path: Path
     assert rows == [(2, "x\n", "7"), (5, "5", "2025-01-01")]
     assert con.execute("select line_number, reason from raw.load_rejects").fetchall() == [(4, REASON_BROKEN_QUOTING)]
     assert reference_csv((tmp_path / "inventory.csv").read_bytes(), INVENTORY).rows.keys() == {2, 5}
+
+
+def test_a_required_json_key_that_is_always_null_is_still_present(con, make_seeds) -> None:
+    record = '{"customer_id": "C1", "name": "A", "email": null, "city": null, "country": null, ' \
+             '"registration_date": null, "loyalty_tier": null}'
+    folder = make_seeds({"customers.json": record + "\n\t" + record.replace("C1", "C2") + "\n"})
+    result = load_source(con, CUSTOMERS, folder, LOADED_AT)
+    assert result.rows_loaded == 2
+    assert con.execute("select count(registration_date) from raw.customers").fetchone()[0] == 0
