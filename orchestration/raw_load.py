@@ -792,7 +792,20 @@ def _load_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path, known: _Known | None, rebuild: bool,
     loaded_at: datetime,
 ) -> FileLoad:
-    size = path.stat().st_size
+    before = path.stat()
+    done = _apply_action(con, source, path, known, rebuild, loaded_at, before.st_size)
+    after = path.stat()
+    if (done.size_bytes, after.st_size, after.st_mtime_ns) != (before.st_size, before.st_size, before.st_mtime_ns):
+        # What was loaded and what its checksum describes could differ: rather fail than double lines.
+        raise RawFileError(f"{path.name}: the file changed while it was being loaded; load again once it is complete")
+    return done
+
+
+def _apply_action(
+    con: duckdb.DuckDBPyConnection, source: Source, path: Path, known: _Known | None, rebuild: bool,
+    loaded_at: datetime, size: int,
+) -> FileLoad:
+    """Compare the file with what raw.load_files recorded, and do what its action calls for."""
     may_append = (
         known is not None and not rebuild and known.sha256 is not None and source.format is not FileFormat.PARQUET
         and 0 < known.size_bytes < size

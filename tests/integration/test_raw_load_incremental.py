@@ -350,3 +350,25 @@ def test_the_sensor_watches_every_file_of_a_source(make_seeds, tmp_path: Path) -
         _age(folder / "orders_2026.csv")
         tick = sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=first.cursor))
         assert [r.tags["comptoir/changed_files"] for r in tick.run_requests] == ["orders_2026.csv"]
+
+
+def test_a_file_that_changes_during_its_load_fails_the_load(con, make_seeds, monkeypatch) -> None:
+    """A writer appends while the file is read: the checksum would not describe what was loaded."""
+    import orchestration.raw_load as raw_load
+
+    folder = make_seeds()
+    load_source(con, ORDERS, folder, T1)
+    snapshot = (rows(con), files(con))
+    (folder / "orders.csv").write_text(f"{ORDERS_HEADER}\n{line('O4')}\n")
+    real = raw_load._fingerprint
+
+    def fingerprint_then_append(path: Path, prefix_size: int | None):
+        found = real(path, prefix_size)
+        with path.open("a") as handle:
+            handle.write(line("O5") + "\n")
+        return found
+
+    monkeypatch.setattr(raw_load, "_fingerprint", fingerprint_then_append)
+    with pytest.raises(RawFileError, match=r"^orders.csv: the file changed while it was being loaded"):
+        load_source(con, ORDERS, folder, T2)
+    assert (rows(con), files(con)) == snapshot

@@ -343,3 +343,18 @@ def test_a_required_json_key_that_is_always_null_is_still_present(con, make_seed
     result = load_source(con, CUSTOMERS, folder, LOADED_AT)
     assert result.rows_loaded == 2
     assert con.execute("select count(registration_date) from raw.customers").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_files_read_in_pieces_and_blocks_load_the_same(con, tmp_path: Path, monkeypatch, seed: int) -> None:
+    """Huge files are read in pieces, and a file with a bad byte is rewritten block by block: with
+    tiny pieces and blocks (cut anywhere between lines, and inside long lines) nothing changes."""
+    import orchestration.raw_load as raw_load
+
+    data = b"\xef\xbb\xbf" + _random_file(random.Random(100 + seed), 300)
+    (tmp_path / "inventory.csv").write_bytes(data)
+    monkeypatch.setattr(raw_load, "_PIECE_BYTES", 257)
+    monkeypatch.setattr(raw_load, "_BLOCK_BYTES", 13)
+    assert len(raw_load._pieces(tmp_path / "inventory.csv", 0, len(data))) > 10
+    load_source(con, INVENTORY, tmp_path, LOADED_AT)
+    _assert_same(loaded(con, INVENTORY, "inventory.csv"), reference_csv(data, INVENTORY))
