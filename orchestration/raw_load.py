@@ -7,13 +7,13 @@ loops over rows.
 
 Why our own CSV parsing rather than DuckDB's CSV reader: the reader cannot tell the line number
 of an accepted row, and an unterminated quote makes it swallow the following good lines. We read
-a file's physical lines (split at "\\n" only, so a stray "\\r" is data) and parse each line with
-native string functions: split it at its double quotes; the pieces outside quotes must be the
-separators a well-formed RFC-4180 line has, and their commas are the field separators. A line
-with an odd number of quotes may open a record whose quoted field holds a line break: such a
-record is accepted only when the lines up to the next odd-quoted line form one well-formed record
-with the header's field count; otherwise every line stands on its own, so a broken line never
-takes good lines with it.
+a file's physical lines (split at "\\n" only, so a stray "\\r" is data) and parse them with native
+string functions: a line without a double quote is split at its commas, a line with two is split at
+them first; only other quoted lines are matched by an RFC-4180 regular expression. A line with an
+odd number of quotes may open a record whose quoted field holds a line break: such a record is
+accepted only when the lines up to the next odd-quoted line form one well-formed record with the
+header's field count; otherwise every line stands on its own, so a broken line never takes good
+lines with it.
 
 A source is any number of files (`orders.csv`, `orders_<tag>.csv`, see contract.Source.files_in).
 `raw.load_files` remembers the sha256 of each file loaded; a later load skips an unchanged file,
@@ -245,7 +245,7 @@ def _copy_valid_utf8(path: Path, start: int, end: int, target: Path) -> list[int
         carry = b""
         while remaining > 0 or carry:
             block = handle.read(min(_BLOCK_BYTES, remaining)) if remaining > 0 else b""
-            remaining -= len(block)
+            remaining = remaining - len(block) if block else 0  # (a file cut short ends here)
             data = carry + block
             cut = data.rfind(b"\n") + 1 if remaining > 0 else len(data)
             if cut == 0:
@@ -275,8 +275,8 @@ def _pieces(path: Path, start: int, size: int) -> list[tuple[int, int]]:
                 handle.seek(end - 1)
                 block = handle.read(_BLOCK_BYTES)
                 found = block.find(b"\n")
-                if found >= 0:
-                    end += found
+                if found >= 0 or not block:
+                    end += found if found >= 0 else size
                     break
                 end += len(block)
             ranges.append((start, min(end, size)))
