@@ -614,17 +614,15 @@ def _load_text_file(
     header = _read_header(path, source, con) if source.format is FileFormat.CSV else []
     with tempfile.TemporaryDirectory(prefix="comptoir-raw-load-") as workdir:
         read, bad = _read_lines(con, path, start, size, first_line, Path(workdir))
-        try:
-            if source.format is FileFormat.CSV:
-                rows, rejects = _load_csv_lines(con, source, path, header, bad, loaded_at)
-            else:
-                rows, rejects = _load_ndjson_lines(con, source, path, bad, loaded_at, whole_file=start == 0)
-        finally:
-            con.execute(
-                "drop table if exists _lines; drop table if exists _bad; drop table if exists _parsed; "
-                "drop table if exists _odd; drop table if exists _candidates; drop table if exists _multi; "
-                "drop table if exists _rejected"
-            )
+    if source.format is FileFormat.CSV:
+        rows, rejects = _load_csv_lines(con, source, path, header, bad, loaded_at)
+    else:
+        rows, rejects = _load_ndjson_lines(con, source, path, bad, loaded_at, whole_file=start == 0)
+    # (After a failure the rollback drops them: a statement here would only hide the error.)
+    con.execute(
+        "drop table _lines; drop table _bad; drop table _rejected; drop table if exists _odd; "
+        "drop table if exists _candidates; drop table if exists _multi"
+    )
     return rows, rejects, read
 
 
