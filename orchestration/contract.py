@@ -7,8 +7,10 @@ generator writes it, the raw loader enforces it and seeds/README.md documents it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 
 class FileFormat(StrEnum):
@@ -27,10 +29,15 @@ class Column:
     key: bool = False  # part of the natural key
 
 
+# A source's landing files: `<stem>.<ext>` and/or any number of `<stem>_<tag>.<ext>` (e.g. orders.csv,
+# orders_2025-12-31.csv), read in name order, so `<stem>.<ext>` comes first ('.' sorts before '_').
+FILE_TAG_PATTERN = r"[A-Za-z0-9._-]+"
+
+
 @dataclass(frozen=True)
 class Source:
     name: str  # table name in schema raw
-    file_name: str
+    file_name: str  # the base file `<stem>.<ext>`; see files_in() for the others
     format: FileFormat
     required: bool
     grain: str
@@ -47,6 +54,22 @@ class Source:
     @property
     def key_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.key]
+
+    @property
+    def file_pattern(self) -> str:
+        """How the source's files are named, for messages and docs: `orders.csv` or `orders_<tag>.csv`."""
+        stem, ext = self.file_name.split(".", 1)
+        return f"{self.file_name} or {stem}_<tag>.{ext}"
+
+    def matches(self, file_name: str) -> bool:
+        stem, ext = self.file_name.split(".", 1)
+        return re.fullmatch(rf"{re.escape(stem)}(?:_{FILE_TAG_PATTERN})?\.{re.escape(ext)}", file_name) is not None
+
+    def files_in(self, folder: Path) -> list[Path]:
+        """The source's landing files present in `folder`, in name order (the order they are loaded in)."""
+        if not folder.is_dir():
+            return []
+        return sorted((p for p in folder.iterdir() if self.matches(p.name) and p.is_file()), key=lambda p: p.name)
 
 
 ORDER_STATUSES = ("completed", "cancelled", "returned")

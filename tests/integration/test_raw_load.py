@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def test_sample_every_line_is_loaded_or_rejected(con, sample_dir: Path) -> None:
         ).fetchone()[0]
         assert loaded + rejected == expected, source.name
         assert (results[source.name].rows_loaded, results[source.name].rows_rejected) == (loaded, rejected)
+        # raw.load_files records the same, with the file's physical lines (header included).
+        state = con.execute(
+            "select lines, rows_loaded, rows_rejected, sha256 from raw.load_files where source = ?", [source.name]
+        ).fetchall()
+        header = 1 if source.format is FileFormat.CSV else 0
+        assert state == [(expected + header, loaded, rejected, hashlib.sha256(path.read_bytes()).hexdigest())]
         # Line numbers of loaded and rejected rows partition the file's data lines exactly.
         first = 2 if source.format is FileFormat.CSV else 1
         gaps = con.execute(

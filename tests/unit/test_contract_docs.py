@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orchestration.contract import SOURCES
+from orchestration.contract import FILE_TAG_PATTERN, SOURCES
+from orchestration.raw_load import MAX_RECORD_LINES
 
 
 def test_seeds_readme_documents_every_file_and_column(repo_root: Path) -> None:
@@ -18,6 +19,18 @@ def test_seeds_readme_documents_every_file_and_column(repo_root: Path) -> None:
         assert body.startswith(f" ({required})"), source.file_name
         documented = re.findall(r"^\| `([a-z_]+)` \| ([^|]+?) \|", body, flags=re.MULTILINE)
         assert documented == [(c.name, c.type) for c in source.columns], source.file_name
+
+
+def test_seeds_readme_documents_the_file_pattern_and_the_record_bound(repo_root: Path) -> None:
+    readme = (repo_root / "seeds" / "README.md").read_text()
+    assert "`<stem>.<ext>`" in readme and "`<stem>_<tag>.<ext>`" in readme
+    assert FILE_TAG_PATTERN == r"[A-Za-z0-9._-]+", "the README describes the tag characters: update it too"
+    assert "letters,\ndigits, `-`, `_` and `.`" in readme
+    assert f"at most {MAX_RECORD_LINES} lines" in readme and f"at most {MAX_RECORD_LINES} lines further" in readme
+    for source in SOURCES:  # one source's files never match another's pattern
+        others = [s for s in SOURCES if s is not source and s.matches(source.file_name)]
+        stem, ext = source.file_name.split(".", 1)
+        assert not others and not any(s.matches(f"{stem}_x.{ext}") for s in SOURCES if s is not source)
 
 
 def test_readme_quick_start_is_the_two_commands(repo_root: Path) -> None:

@@ -1,10 +1,11 @@
 """Start the warehouse job when a landing file is new, changed or removed.
 
-The cursor is the JSON of {file name: [size, mtime_ns]} for the contract's files (README.md and
-manifest.json do not count). A run is requested when that fingerprint differs from the cursor,
-once the files have been quiet for `quiet_seconds` (a copy in progress is not loaded half-way)
-and every required file is there. On its very first tick the sensor compares the files with the
-sha256 the last raw load recorded, so turning it on after `comptoir build` does not rebuild.
+The cursor is the JSON of {file name: [size, mtime_ns]} for the contract's files: every file of each
+source's pattern (orders.csv, orders_<tag>.csv, ...; README.md and manifest.json do not count). A
+run is requested when that fingerprint differs from the cursor, once the files have been quiet for
+`quiet_seconds` (a copy in progress is not loaded half-way) and every required source has a file.
+On its very first tick the sensor compares the files with the sha256 the last raw load recorded,
+so turning it on after `comptoir build` does not rebuild.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ def landing_fingerprint(folder: Path, sources: Iterable[Source] = SOURCES) -> Fi
     """{file name: [size, mtime_ns]} of the contract files present in `folder`."""
     fingerprint: Fingerprint = {}
     for source in sources:
-        try:
-            stat = (folder / source.file_name).stat()
-        except FileNotFoundError:
-            continue
-        fingerprint[source.file_name] = [stat.st_size, stat.st_mtime_ns]
+        for path in source.files_in(folder):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            fingerprint[path.name] = [stat.st_size, stat.st_mtime_ns]
     return fingerprint
 
 
@@ -75,20 +77,18 @@ def _sha256(path: Path) -> str:
 
 
 def _already_loaded(context: SensorEvaluationContext, folder: Path) -> bool:
-    """True when every contract file matches what the last raw load recorded (sha256 / absent)."""
+    """True when each source's files are the ones its last raw load recorded (names and sha256)."""
     for source in SOURCES:
         event = context.instance.get_latest_materialization_event(AssetKey(["raw", source.name]))
         materialization = event.asset_materialization if event else None
         if materialization is None:
             return False
         metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-        path = folder / source.file_name
-        if str(metadata.get("file", "")) != str(path):
+        files = metadata.get("files")
+        if str(metadata.get("landing_folder", "")) != str(folder) or not isinstance(files, dict):
             return False
-        if path.exists():
-            if metadata.get("sha256") != _sha256(path):
-                return False
-        elif metadata.get("file_present", True):
+        loaded = {name: state.get("sha256") for name, state in files.items() if state.get("action") != "removed"}
+        if loaded != {path.name: _sha256(path) for path in source.files_in(folder)}:
             return False
     return True
 
@@ -100,7 +100,7 @@ def build_landing_sensor(
     quiet_seconds: float = QUIET_SECONDS,
 ) -> SensorDefinition:
     folder = Path(seeds_dir)
-    required = [s.file_name for s in SOURCES if s.required]
+    required = [s for s in SOURCES if s.required]
 
     @sensor(
         name=LANDING_SENSOR_NAME,
@@ -113,7 +113,7 @@ def build_landing_sensor(
         if not folder.is_dir():
             return SkipReason(f"landing folder {folder} does not exist")
         current = landing_fingerprint(folder)
-        missing = [name for name in required if name not in current]
+        missing = [s.file_pattern for s in required if not any(s.matches(name) for name in current)]
         if missing:
             return SkipReason(f"waiting for required file(s) in {folder}: {', '.join(missing)}")
         newest_ns = max(mtime for _, mtime in current.values())
