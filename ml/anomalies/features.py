@@ -21,6 +21,10 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from ml.warehouse import scalar
+
+FEATURES_TABLE = "_anomaly_features"  # temporary: lives in the connection's temp catalog only
+
 FEATURE_SQL = """
 with sale_lines as (
     select
@@ -112,8 +116,26 @@ order by order_id
 """
 
 
-def build_order_features(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> pd.DataFrame:
-    """The feature frame described in the module docstring, ordered by order_id."""
+def _check(new_account_days: int) -> None:
     if new_account_days < 0:
         raise ValueError("new_account_days must be >= 0")
+
+
+def build_order_features(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> pd.DataFrame:
+    """The feature frame described in the module docstring, ordered by order_id."""
+    _check(new_account_days)
     return con.execute(FEATURE_SQL, {"new_account_days": new_account_days}).df()
+
+
+def create_feature_table(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> int:
+    """The same features as a temporary table FEATURES_TABLE, with ``rid`` = 0.. in order_id order; its rows.
+
+    The detector reads it in chunks by ``rid``, so no frame of every order is ever held in Python.
+    """
+    _check(new_account_days)
+    con.execute(
+        f"create or replace temp table {FEATURES_TABLE} as "
+        f"select row_number() over (order by order_id) - 1 as rid, * from ({FEATURE_SQL})",
+        {"new_account_days": new_account_days},
+    )
+    return int(scalar(con, f"select count(*) from {FEATURES_TABLE}") or 0)

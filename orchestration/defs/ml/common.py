@@ -4,6 +4,10 @@ A young shop (or a tiny test folder) has marts but not enough history to train o
 its table, so no older result poses as current, and records why; its checks warn that the table is absent.
 """
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import duckdb
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetExecutionContext, AssetKey, MaterializeResult
 
@@ -46,3 +50,22 @@ def absent_table(warehouse: WarehouseResource, table: str) -> AssetCheckResult |
         severity=AssetCheckSeverity.WARN,
         metadata={"reason": f"{ML_SCHEMA}.{table} was not built: not enough data for its model"},
     )
+
+
+@contextmanager
+def timed(context: AssetExecutionContext, name: str) -> Iterator[Callable[[int], None]]:
+    """Log when an ML step starts and ends, with its rows and elapsed time, in Dagster's run log.
+
+    Yields a function to record the step's row count: ``with timed(context, "ml.x") as done: ...; done(rows)``.
+    A skipped step logs its end without rows; a failing one says it stopped.
+    """
+    started = time.perf_counter()
+    rows: list[int] = []
+    context.log.info(f"{name}: started")
+    try:
+        yield rows.append
+    except BaseException:
+        context.log.info(f"{name}: stopped by an error after {time.perf_counter() - started:.1f} s")
+        raise
+    counted = f"{rows[-1]:,} rows in " if rows else ""
+    context.log.info(f"{name}: done, {counted}{time.perf_counter() - started:.1f} s")
