@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from ml.clv import ClvResult, configure_caches, fit_clv
-from ml.clv.model import population_mean_spend, prepare_summary
+from ml.clv.model import bgnbd_log_likelihood, population_mean_spend, prepare_summary
 
 logger = logging.getLogger(__name__)
 # lifetimes (a reference only) sets a pandas option that pandas 3 deprecates, on import.
@@ -288,3 +288,21 @@ def test_repeat_buyers_without_positive_spend_are_left_out_of_the_gamma_gamma_fi
     x = summary.loc[free, "frequency"].to_numpy()
     expected = (q - 1) / (p * x + q - 1) * population_mean_spend(refit.parameters)
     np.testing.assert_allclose(refit.customers.loc[free, "expected_avg_order_value"], expected, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_a_fit_on_a_bounded_sample_predicts_every_customer(calibration: pd.DataFrame, result: ClvResult) -> None:
+    """Above fit_sample_customers the MAP fits see a seeded sample; predictions and log-likelihoods cover all."""
+    sampled = fit_clv(calibration, "week", horizons_days=(HOLDOUT_DAYS, 365), fit_sample_customers=1500)
+    assert sampled.customers_fitted == 1500 and result.customers_fitted == len(calibration)
+    assert len(sampled.customers) == len(calibration)
+    assert sampled.converged  # at the maximum of the likelihood of what it was fitted on
+    # The population's parameters move with the sample, not much: two thirds of the customers.
+    for name, value in result.parameters.items():
+        assert sampled.parameters[name] == pytest.approx(value, rel=0.35), name
+    # The record's log-likelihood is over every customer, at the sample's parameters (so not above the full fit's).
+    full = float(bgnbd_log_likelihood(sampled.parameters, prepare_summary(calibration)).sum())
+    assert sampled.bgnbd_log_likelihood == pytest.approx(full)
+    assert sampled.bgnbd_log_likelihood <= result.bgnbd_log_likelihood + 1e-6
+    again = fit_clv(calibration, "week", horizons_days=(HOLDOUT_DAYS, 365), fit_sample_customers=1500)
+    assert again.parameters == sampled.parameters

@@ -23,7 +23,7 @@ from dagster import (
 from ml.clv import fit_clv, read_clv_summary
 from ml.clv.tables import CUSTOMER_CLV_CASTS, CUSTOMER_CLV_TABLE, PARAMETER_COLUMNS, customer_clv_table
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, replace_table
-from orchestration.defs.ml.common import ML_GROUP, absent_table, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 CUSTOMER_CLV_KEY = AssetKey([ML_SCHEMA, CUSTOMER_CLV_TABLE])
@@ -44,20 +44,22 @@ _TABLE = f"{ML_SCHEMA}.{CUSTOMER_CLV_TABLE}"
     ),
 )
 def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    with warehouse.connect() as con:
-        summary = read_clv_summary(con)
-    # The fit runs with the warehouse closed: other readers are not locked out for its duration.
-    try:
-        if summary.empty:
-            raise InsufficientDataError("no customer in the mart")
-        as_of = pd.Timestamp(summary["as_of_date"].max()).date()
-        result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
-    except InsufficientDataError as error:
+    with timed(context, "ml.customer_clv") as done:
         with warehouse.connect() as con:
-            return skipped(context, con, [CUSTOMER_CLV_TABLE], error)
-    table = customer_clv_table(result, as_of)
-    with warehouse.connect() as con:
-        replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)
+            summary = read_clv_summary(con)
+        # The fit runs with the warehouse closed: other readers are not locked out for its duration.
+        try:
+            if summary.empty:
+                raise InsufficientDataError("no customer in the mart")
+            as_of = pd.Timestamp(summary["as_of_date"].max()).date()
+            result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
+        except InsufficientDataError as error:
+            with warehouse.connect() as con:
+                return skipped(context, con, [CUSTOMER_CLV_TABLE], error)
+        table = customer_clv_table(result, as_of)
+        with warehouse.connect() as con:
+            replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)
+        done(len(table))
     p = result.parameters
     metrics = result.metrics()
     summary_line = (
@@ -65,7 +67,10 @@ def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -
         f"Gamma-Gamma p={p['p']:.2f} q={p['q']:.2f} gamma={p['gamma']:.2f}; "
         f"mean 12-month CLV {metrics['mean_clv_12m']:,.2f}"
     )
-    context.log.info(f"{result.model_version}: {summary_line} (fitted in {result.fit_seconds:.1f}s)")
+    context.log.info(
+        f"{result.model_version}: {summary_line} (fitted on {result.customers_fitted:,} customers in "
+        f"{result.fit_seconds:.1f}s)"
+    )
     return MaterializeResult(
         metadata={
             "summary": summary_line,
