@@ -242,9 +242,22 @@ def _min_max(score: pd.Series) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+class ForestFittedOnThreads(RandomForestClassifier):
+    """A random forest that fits its trees on ``n_jobs`` threads (the same trees whatever the count) but predicts
+    on one: on several, scikit-learn adds the trees' probabilities in whatever order the threads finish, and the
+    last bit of a probability (and of the calibration fitted on them) would change from run to run."""
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        n_jobs, self.n_jobs = self.n_jobs, 1
+        try:
+            return super().predict_proba(X)
+        finally:
+            self.n_jobs = n_jobs
+
+
 def _candidates(seed: int) -> dict[str, Any]:
     return {
-        "random_forest": RandomForestClassifier(
+        "random_forest": ForestFittedOnThreads(
             random_state=seed, n_estimators=200, min_samples_leaf=20, n_jobs=N_JOBS
         ),
         "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
