@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ml.warehouse import CATEGORY_SLUG_SQL, SAFE_SLUG, scalar
+from ml.warehouse import CATEGORY_SLUG_SQL, CATEGORY_SLUGS_CTE, SAFE_SLUG, scalar
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ def _category_slugs(con: duckdb.DuckDBPyConnection, max_cutoff: date) -> list[st
     """
     sql = f"""
         select distinct {CATEGORY_SLUG_SQL.format(col="category")} as slug
-        from marts.fct_order_lines
-        where is_sale and order_date < $max_cutoff
+        from (select distinct category from marts.fct_order_lines where is_sale and order_date < $max_cutoff)
         order by slug
     """
     slugs = [row[0] for row in con.execute(sql, {"max_cutoff": max_cutoff}).fetchall()]
@@ -147,6 +146,8 @@ def features_sql(con: duckdb.DuckDBPyConnection, cutoffs: list[date], sampled: b
     sql = f"""
 with
 {_population_ctes(sampled)},
+
+{CATEGORY_SLUGS_CTE},
 
 orders as (
     select
@@ -207,10 +208,11 @@ web as (
 
 category_revenue as (
     -- Lines, not orders: an order can mix categories.
-    select p.customer_id, p.cutoff, {CATEGORY_SLUG_SQL.format(col="l.category")} as slug, sum(l.revenue) as revenue
+    select p.customer_id, p.cutoff, s.slug, sum(l.revenue) as revenue
     from population as p
     inner join marts.fct_order_lines as l
         on l.customer_id = p.customer_id and l.is_sale and l.order_date < p.cutoff
+    inner join category_slugs as s on s.category is not distinct from l.category
     group by all
 ),
 
