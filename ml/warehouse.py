@@ -137,19 +137,27 @@ def replace_table(
 
 
 def replace_table_from_query(
-    con: duckdb.DuckDBPyConnection, table: str, query: str, casts: dict[str, str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    query: str,
+    casts: dict[str, str] | None = None,
+    params: dict[str, object] | None = None,
 ) -> int:
     """Replace ``ml.<table>`` with the rows of ``query`` (SQL over the connection's tables) atomically.
 
     For results built inside DuckDB (temporary tables, chunks appended as they were scored): nothing passes
-    through pandas. ``casts`` as for :func:`replace_table`. Returns the row count.
+    through pandas. ``casts`` as for :func:`replace_table`; ``params``: the query's $-parameters. Returns the
+    row count.
     """
     name = f"{ML_SCHEMA}.{_identifier(table)}"
     select = _select(casts).replace("_ml_frame", f"({query})", 1)
     con.execute("begin transaction")
     try:
         con.execute(f"create schema if not exists {ML_SCHEMA}")
-        con.execute(f"create or replace table {name} as {select}")
+        if params is None:
+            con.execute(f"create or replace table {name} as {select}")
+        else:
+            con.execute(f"create or replace table {name} as {select}", params)
         rows = int(scalar(con, f"select count(*) from {name}") or 0)
         con.execute("commit")
     except BaseException:

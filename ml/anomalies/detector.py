@@ -61,7 +61,7 @@ from sklearn.ensemble import IsolationForest
 
 from ml.anomalies.features import FEATURES_TABLE, create_feature_table
 from ml.progress import step
-from ml.warehouse import replace_table_from_query, scalar
+from ml.warehouse import ML_SCHEMA, replace_table_from_query, scalar
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,8 @@ TABLE = "order_anomalies"
 TABLE_CASTS = {"order_amount": "decimal(18,2)"}  # money as the marts keep it
 _DEVIATIONS_TABLE = "_anomaly_deviations"  # rid and the six deviations of every order
 _VECTORS_TABLE = "_anomaly_vectors"  # each distinct deviation vector once: vid, deviations, orders, scores
-_RESULT_TABLE = "_order_anomalies"
 _CHUNK_VIEW = "_anomaly_chunk"
-_TEMPORARY = (FEATURES_TABLE, _DEVIATIONS_TABLE, _VECTORS_TABLE, _RESULT_TABLE)
+_TEMPORARY = (FEATURES_TABLE, _DEVIATIONS_TABLE, _VECTORS_TABLE)
 # The deviations' inputs as floats (NaN for null), read from the feature table.
 _INPUTS: dict[str, str] = {
     "order_amount": "coalesce(order_amount, 'nan'::double)",
@@ -271,7 +270,6 @@ _VECTOR_JOIN = " and ".join(f"d.{name} = v.{name}" for name in DEVIATIONS)
 # Every order with its deviations, its vector's score and flag, the tail share of each deviation (ties count as
 # reached), the reason (phrased only for the orders that get one) and the rank; OUTPUT_COLUMNS in order.
 _RESULT_SQL = f"""
-create or replace temp table {_RESULT_TABLE} as
 with {_SHARE_CTES},
 
 scored as (
@@ -451,11 +449,14 @@ def _score_vectors(
     return raw, orders
 
 
-def _run(con: duckdb.DuckDBPyConnection, n: int, contamination: float, n_estimators: int, seed: int) -> int:
-    """Score the orders of FEATURES_TABLE into _RESULT_TABLE (OUTPUT_COLUMNS by rank); the forest's fit rows."""
+def _run(
+    con: duckdb.DuckDBPyConnection, n: int, contamination: float, n_estimators: int, seed: int
+) -> tuple[dict[str, object], int, int]:
+    """Score the orders of FEATURES_TABLE: the parameters of _RESULT_SQL (which then selects OUTPUT_COLUMNS by
+    rank), the orders flagged and the forest's fit rows."""
     if not 0.0 < contamination <= 0.5:
         raise ValueError("contamination must be within (0, 0.5]")
-    offset, fit_rows = float("nan"), 0
+    offset, fit_rows, flagged = float("nan"), 0, 0
     typical = {"typical_amount": 0.0, "typical_units": 0, "typical_units_one_product": 0, "typical_first_order": 0.0}
     params = {name: (0.0, 0.0) for name in DEVIATIONS}
     if n:
@@ -467,26 +468,21 @@ def _run(con: duckdb.DuckDBPyConnection, n: int, contamination: float, n_estimat
         raw, orders = _score_vectors(con, forest)
         # The flagging cut over every order, as IsolationForest(contamination=...) puts it over its training rows.
         offset = float(np.percentile(np.repeat(raw, orders), 100.0 * contamination))
+        flagged = int(orders[raw < offset].sum())
     else:
         _score_vectors(con, None)  # no order, no vector: the empty table only
-    with step(logger, "order anomalies: reasons and ranks", n, "orders"):
-        con.execute(_RESULT_SQL, {
-            **typical, "offset": offset, "orders": max(n, 1), "min_z": MIN_REASON_Z,
-            "max_share": MAX_REASON_SHARE, "n": N_REASONS,
-        })
-    return fit_rows
+    logger.info("scored %d sale orders (forest fitted on %d), flagged %d (contamination %.4f)",
+                n, fit_rows, flagged, contamination)
+    query_params = {
+        **typical, "offset": offset, "orders": max(n, 1), "min_z": MIN_REASON_Z, "max_share": MAX_REASON_SHARE,
+        "n": N_REASONS,
+    }
+    return query_params, flagged, fit_rows
 
 
 def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
     for table in (*_TEMPORARY, "_anomaly_distinct"):
         con.execute(f"drop table if exists {table}")
-
-
-def _log_result(con: duckdb.DuckDBPyConnection, n: int, contamination: float, fit_rows: int) -> int:
-    flagged = int(scalar(con, f"select count(*) filter (where is_anomaly) from {_RESULT_TABLE}") or 0)
-    logger.info("scored %d sale orders (forest fitted on %d), flagged %d (contamination %.4f)",
-                n, fit_rows, flagged, contamination)
-    return flagged
 
 
 def score_orders(features: pd.DataFrame, *, contamination: float = DEFAULT_CONTAMINATION,
@@ -501,9 +497,8 @@ def score_orders(features: pd.DataFrame, *, contamination: float = DEFAULT_CONTA
         con.execute(f"create temp table {FEATURES_TABLE} as select row_number() over (order by order_id) - 1 "
                     "as rid, * from _anomaly_input order by rid")
         con.unregister("_anomaly_input")
-        fit_rows = _run(con, len(features), contamination, n_estimators, seed)
-        _log_result(con, len(features), contamination, fit_rows)
-        return con.execute(f"select * from {_RESULT_TABLE} order by anomaly_rank").df()
+        params, _, _ = _run(con, len(features), contamination, n_estimators, seed)
+        return con.execute(_RESULT_SQL, params).df()
 
 
 def detect_order_anomalies(con: duckdb.DuckDBPyConnection, *, contamination: float = DEFAULT_CONTAMINATION,
@@ -518,9 +513,8 @@ def detect_order_anomalies(con: duckdb.DuckDBPyConnection, *, contamination: flo
     """
     try:
         n = create_feature_table(con, new_account_days=new_account_days)
-        fit_rows = _run(con, n, contamination, n_estimators, seed)
-        _log_result(con, n, contamination, fit_rows)
-        return con.execute(f"select * from {_RESULT_TABLE} order by anomaly_rank").df()
+        params, _, _ = _run(con, n, contamination, n_estimators, seed)
+        return con.execute(_RESULT_SQL, params).df()
     finally:
         _drop_temporary(con)
 
@@ -530,24 +524,21 @@ def write_order_anomalies(con: duckdb.DuckDBPyConnection, *, table: str = TABLE,
                           n_estimators: int = N_ESTIMATORS, seed: int = 0) -> AnomalySummary:
     """Score every completed sale order (as :func:`detect_order_anomalies`) straight into ``ml.<table>``.
 
-    The rows never pass through pandas: the table is created from the scored temporary table in one
-    transaction. Returns the counts the asset reports.
+    The rows never pass through pandas: the table is created from the scoring query in one transaction.
+    Returns the counts the asset reports.
     """
     try:
         with step(logger, "order anomalies: features"):
             n = create_feature_table(con, new_account_days=new_account_days)
         logger.info("order anomalies: %s sale orders", f"{n:,}")
-        fit_rows = _run(con, n, contamination, n_estimators, seed)
-        flagged = _log_result(con, n, contamination, fit_rows)
-        replace_table_from_query(
-            con, table, f"select * from {_RESULT_TABLE} order by anomaly_rank", casts=TABLE_CASTS
-        )
-        amount = scalar(con, f"select coalesce(sum(order_amount), 0) from {_RESULT_TABLE} where is_anomaly")
-        top = con.execute(
-            f"select reason from {_RESULT_TABLE} where is_anomaly order by anomaly_rank limit 5"
-        ).fetchall()
+        params, flagged, fit_rows = _run(con, n, contamination, n_estimators, seed)
+        with step(logger, "order anomalies: reasons, ranks and the table", n, "orders"):
+            replace_table_from_query(con, table, _RESULT_SQL, casts=TABLE_CASTS, params=params)
     finally:
         _drop_temporary(con)
+    name = f"{ML_SCHEMA}.{table}"
+    amount = scalar(con, f"select coalesce(sum(order_amount), 0) from {name} where is_anomaly")
+    top = con.execute(f"select reason from {name} where is_anomaly order by anomaly_rank limit 5").fetchall()
     return AnomalySummary(
         rows=n,
         flagged=flagged,

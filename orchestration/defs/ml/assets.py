@@ -35,7 +35,7 @@ from ml.segments.features import build_segment_features
 from ml.segments.model import assign_segments, fit_segment_model
 from ml.segments.registry import SegmentModelNotFoundError, load_segment_model, save_segment_model
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
-from orchestration.defs.ml.common import ML_GROUP, absent_table, metric_metadata, skipped, timed
+from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 MODEL_RUNS_KEY = AssetKey([ML_SCHEMA, MODEL_RUNS_TABLE])
@@ -65,7 +65,7 @@ PROPENSITY_INPUTS = [
 )
 def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     trained_at = datetime.now(UTC)
-    with timed(context, "ml.model_runs") as done, warehouse.connect() as con:
+    with timed(context, "ml.model_runs") as done, connect(warehouse) as con:
         as_of = read_as_of_date(con)
         try:
             result = train_and_evaluate(con, as_of)
@@ -122,11 +122,11 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
         try:
             result, metadata = load_model(warehouse.models_path)
         except ModelNotFoundError as error:
-            with warehouse.connect() as con:
+            with connect(warehouse) as con:
                 return skipped(context, con, [CUSTOMER_SCORES_TABLE], error)
         version = str(metadata["version"])
         scored_at = datetime.now(UTC)
-        with warehouse.connect() as con:
+        with connect(warehouse) as con:
             as_of = read_as_of_date(con)
             summary = write_customer_scores(con, result, version, as_of, scored_at)
         done(summary.rows)
@@ -148,7 +148,7 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
 def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_SCORES_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select
@@ -179,7 +179,7 @@ def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckRe
 def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, MODEL_RUNS_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"select version, roc_auc, baseline_roc_auc from {ML_SCHEMA}.{MODEL_RUNS_TABLE} "
             "order by trained_at desc limit 1"
@@ -221,7 +221,7 @@ SEGMENT_INPUTS = [
     ),
 )
 def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    with timed(context, "ml.segment_model") as done, warehouse.connect() as con:
+    with timed(context, "ml.segment_model") as done, connect(warehouse) as con:
         as_of = read_as_of_date(con)
         features = build_segment_features(con, as_of)
         done(len(features))
@@ -277,7 +277,7 @@ def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) 
     name="behavioural_segments",
 )
 def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseResource):
-    with timed(context, "ml.customer_segments") as done, warehouse.connect() as con:
+    with timed(context, "ml.customer_segments") as done, connect(warehouse) as con:
         try:
             model = load_segment_model(warehouse.models_path)
         except SegmentModelNotFoundError as error:
@@ -347,7 +347,7 @@ ORDER_ANOMALIES_KEY = AssetKey([ML_SCHEMA, "order_anomalies"])
     ),
 )
 def order_anomalies(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    with timed(context, "ml.order_anomalies") as done, warehouse.connect() as con:
+    with timed(context, "ml.order_anomalies") as done, connect(warehouse) as con:
         try:
             result = write_order_anomalies(con)
         except InsufficientDataError as error:
