@@ -41,6 +41,7 @@ import logging
 import math
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -51,6 +52,7 @@ from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 from ml.progress import step
 from ml.segments.features import BEHAVIOUR_COLUMNS, CATEGORY_LABELS_ATTR, SHARE_PREFIX
@@ -65,6 +67,7 @@ SILHOUETTE_SAMPLE = 10_000
 # Scale (DECISIONS.md, "ML at scale"): customers K-means is fitted on, customers assigned per chunk.
 FIT_SAMPLE_ROWS = 50_000
 ASSIGN_CHUNK_ROWS = 200_000
+FIT_THREADS = 2  # k values fitted side by side: the assets run one at a time on two cores
 SILHOUETTE_WORKING_MEMORY_MB = 128
 LOG_COLUMNS: tuple[str, ...] = ("average_order_value", "frequency")
 REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", *BEHAVIOUR_COLUMNS, "revenue", "returned_revenue")
@@ -210,16 +213,35 @@ def _canonical_order(features: pd.DataFrame, feature_columns: list[str]) -> np.n
 
 
 def _fit_k(x: np.ndarray, k: int, seed: int, sample: int | None) -> tuple[KMeans, float]:
-    with warnings.catch_warnings():
-        # Fewer distinct points than k: K-means warns and leaves clusters empty; scored as nan below.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
+    """K-means for one k and its silhouette, on one core (see _fit_all); ConvergenceWarning is the caller's."""
+    with threadpool_limits(1):  # OpenMP's limit is per thread: set in the thread that fits
+        return _fit_k_here(x, k, seed, sample)
+
+
+def _fit_k_here(x: np.ndarray, k: int, seed: int, sample: int | None) -> tuple[KMeans, float]:
+    model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     labels = model.labels_
     if len(np.unique(labels)) < k:
         return model, float("nan")
     # sklearn computes the distances in chunks of up to 1 GB by default; a smaller chunk costs no time here.
     with config_context(working_memory=SILHOUETTE_WORKING_MEMORY_MB):
         return model, float(silhouette_score(x, labels, sample_size=sample, random_state=seed))
+
+
+def _fit_all(x: np.ndarray, ks: list[int], seed: int, sample: int | None, n: int) -> dict[int, tuple[KMeans, float]]:
+    """Every k fitted on FIT_THREADS threads, one core each: K-means' own OpenMP threads, started and stopped for
+    every iteration, lose to two fits side by side. Each fit is seeded and alone on its thread: the same result."""
+    fits: dict[int, tuple[KMeans, float]] = {}
+    with warnings.catch_warnings(), ThreadPoolExecutor(FIT_THREADS) as pool, \
+            step(logger, f"segments: K-means for k in {ks[0]}..{ks[-1]} on {len(x):,} of {n:,} customers",
+                 len(ks), "fits") as progress:
+        # Fewer distinct points than k: K-means warns and leaves clusters empty; scored as nan by _fit_k.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k, fit in zip(ks, pool.map(lambda k: _fit_k(x, k, seed, sample), ks), strict=True):
+            fits[k] = fit
+            logger.info("k=%d: silhouette %.4f, inertia %.1f", k, fit[1], fit[0].inertia_)
+            progress.advance()
+    return fits
 
 
 def choose_k(scores: Mapping[int, float]) -> int:
@@ -267,16 +289,10 @@ def _fit(
         x_fit = x
     sample = SILHOUETTE_SAMPLE if len(x_fit) > SILHOUETTE_SAMPLE else None
 
-    models: dict[int, KMeans] = {}
-    scores: dict[int, float] = {}
-    with step(logger, f"segments: K-means for k in {ks[0]}..{ks[-1]} on {len(x_fit):,} of {n:,} customers",
-              len(ks), "fits") as progress:
-        for k in ks:
-            models[k], scores[k] = _fit_k(x_fit, k, seed, sample)
-            logger.info("k=%d: silhouette %.4f, inertia %.1f", k, scores[k], models[k].inertia_)
-            progress.advance()
+    fits = _fit_all(x_fit, ks, seed, sample, n)
+    scores = {k: score for k, (_, score) in fits.items()}
     k = choose_k(scores)
-    centroids = models[k].cluster_centers_
+    centroids = fits[k][0].cluster_centers_
 
     # Canonical segment numbers: size (over every customer) descending, then the centroid coordinates.
     raw_labels = _nearest(x, centroids)
