@@ -33,6 +33,14 @@ CATEGORY_SLUG_SQL = (
     "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
     "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
 )
+# The slug of every category of the order lines (null included), computed once per category: a join to this
+# costs far less than the regular expressions on every line.
+CATEGORY_SLUGS_CTE = (
+    "category_slugs as (\n"
+    f"    select category, {CATEGORY_SLUG_SQL.format(col='category')} as slug\n"
+    "    from (select distinct category from marts.fct_order_lines)\n"
+    ")"
+)
 SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SQL_TYPE = re.compile(r"^[a-z]+(\(\d+(,\d+)?\))?$")
@@ -44,15 +52,24 @@ def _identifier(name: str) -> str:
     return name
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
+    """The first value of the first row of ``sql`` (None when no row), with the result fully consumed.
+
+    ``fetchone()`` leaves the result open, and DuckDB then refuses ``register`` on the connection.
+    """
+    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
 def read_as_of_date(con: duckdb.DuckDBPyConnection) -> date:
     """The date the marts are measured from (dbt var ``as_of_date``, else the last day with a clean sale).
 
     Read from ``marts.mart_kpis`` rather than recomputed, so the ML results and the marts always agree.
     """
-    row = con.execute("select max(as_of_date) from marts.mart_kpis").fetchone()
-    if row is None or row[0] is None:
+    value = scalar(con, "select max(as_of_date) from marts.mart_kpis")
+    if value is None:
         raise ValueError("marts.mart_kpis has no as_of_date: build the dbt marts first")
-    return row[0]
+    return value  # type: ignore[return-value]
 
 
 def _select(casts: dict[str, str] | None) -> str:
@@ -117,6 +134,37 @@ def replace_table(
         con.execute(f"create or replace table {name} as {_select(casts)}")
     logger.info("wrote %d rows to %s", len(frame), name)
     return len(frame)
+
+
+def replace_table_from_query(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    query: str,
+    casts: dict[str, str] | None = None,
+    params: dict[str, object] | None = None,
+) -> int:
+    """Replace ``ml.<table>`` with the rows of ``query`` (SQL over the connection's tables) atomically.
+
+    For results built inside DuckDB (temporary tables, chunks appended as they were scored): nothing passes
+    through pandas. ``casts`` as for :func:`replace_table`; ``params``: the query's $-parameters. Returns the
+    row count.
+    """
+    name = f"{ML_SCHEMA}.{_identifier(table)}"
+    select = _select(casts).replace("_ml_frame", f"({query})", 1)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {ML_SCHEMA}")
+        if params is None:
+            con.execute(f"create or replace table {name} as {select}")
+        else:
+            con.execute(f"create or replace table {name} as {select}", params)
+        rows = int(scalar(con, f"select count(*) from {name}") or 0)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    logger.info("wrote %d rows to %s", rows, name)
+    return rows
 
 
 def upsert_rows(

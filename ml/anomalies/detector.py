@@ -33,18 +33,35 @@ is not rare), largest first, at most N_REASONS, in plain words with the order's 
 one, e.g. "unit price 3.2x the product's list price; placed at 03:12 (the 03:00 hour has 0.3 % of orders);
 order of 4,312.00 is 71x the typical order (61.08)". A flagged order with no such deviation still gets its
 largest one; other orders read "nothing unusual".
+
+Scale. Nothing holds every order in Python: the features are a temporary DuckDB table read in chunks of
+CHUNK_ROWS orders. The medians and scales are computed over every order, one column at a time; the forest
+is fitted on a seeded uniform sample of at most FIT_SAMPLE_ROWS orders (each tree only ever sees
+MAX_SAMPLES of them, so a larger pool changes nothing but the memory it takes). A score depends on the
+deviation vector alone, and ordinary orders share few of them (most deviations are 0; amounts, counts and
+hours repeat: 124,000 distinct vectors for 445,000 orders at a million order lines), so each distinct vector
+is scored once, in chunks on SCORING_THREADS threads, and joined back to its orders. The flagging cut (the
+``contamination`` quantile of the scores) and the tail shares of the reasons count every order. Below
+FIT_SAMPLE_ROWS orders the forest sees them all: the results are those of scoring every order one by one
+(DECISIONS.md, "ML at scale").
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.ensemble import IsolationForest
 
-from ml.anomalies.features import build_order_features
+from ml.anomalies.features import FEATURES_TABLE, create_feature_table
+from ml.progress import step
+from ml.warehouse import ML_SCHEMA, replace_table_from_query, scalar
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +75,10 @@ N_REASONS = 3
 PRICE_RATIO_FLOOR = 0.01  # a free item (price 0) would otherwise give log(0)
 MAD_TO_SD = 1.4826
 MEAN_AD_TO_SD = 1.2533
+# Scale (DECISIONS.md, "ML at scale"): the forest's fitting pool, the orders per chunk, threads scoring a chunk.
+FIT_SAMPLE_ROWS = 250_000
+CHUNK_ROWS = 200_000
+SCORING_THREADS = 2
 
 # Deviation columns, in the order the isolation forest sees them.
 DEVIATIONS: tuple[str, ...] = (
@@ -90,23 +111,58 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "is_new_account_first_order",
     *DEVIATIONS,
 )
+TABLE = "order_anomalies"
+TABLE_CASTS = {"order_amount": "decimal(18,2)"}  # money as the marts keep it
+_DEVIATIONS_TABLE = "_anomaly_deviations"  # rid and the six deviations of every order
+_VECTORS_TABLE = "_anomaly_vectors"  # each distinct deviation vector once: vid, deviations, orders, scores
+_CHUNK_VIEW = "_anomaly_chunk"
+_TEMPORARY = (FEATURES_TABLE, _DEVIATIONS_TABLE, _VECTORS_TABLE)
+# The deviations' inputs as floats (NaN for null), read from the feature table.
+_INPUTS: dict[str, str] = {
+    "order_amount": "coalesce(order_amount, 'nan'::double)",
+    "units": "coalesce(cast(units as double), 'nan'::double)",
+    "max_units_one_product": "coalesce(cast(max_units_one_product as double), 'nan'::double)",
+    "price_ratio": "coalesce(price_ratio, 'nan'::double)",
+    "hour_share": "coalesce(hour_share, 'nan'::double)",
+    "new_account": "coalesce(is_new_account_first_order, false)",
+}
 
 
-def robust_z(values: np.ndarray | pd.Series) -> np.ndarray:
-    """(x - median) / robust scale, ignoring NaN (which stays NaN); see the module docstring."""
+@dataclass(frozen=True)
+class AnomalySummary:
+    """What a run wrote: counts for the asset's metadata."""
+
+    rows: int
+    flagged: int
+    flagged_amount: float
+    top_reasons: list[str] = field(default_factory=list)
+    fit_rows: int = 0
+
+
+def robust_scale(values: np.ndarray | pd.Series) -> tuple[float, float]:
+    """(median, robust scale) of the non-NaN values; the scale is 0 when they cannot be spread (see robust_z)."""
     x = np.asarray(values, dtype=float)
-    out = np.full(x.shape, np.nan)
-    known = ~np.isnan(x)
-    if not known.any():
-        return out
-    v = x[known]
+    v = x[~np.isnan(x)]
+    if not v.size:
+        return float("nan"), 0.0
     center = np.median(v)
     spread = np.abs(v - center)
     scale = MAD_TO_SD * np.median(spread)
     if scale <= 0:
         scale = MEAN_AD_TO_SD * spread.mean()
-    out[known] = (v - center) / scale if scale > 0 else 0.0
-    return out
+    return float(center), float(scale)
+
+
+def _standardise(x: np.ndarray, center: float, scale: float) -> np.ndarray:
+    if scale > 0:
+        return (x - center) / scale
+    return np.where(np.isnan(x), np.nan, 0.0)
+
+
+def robust_z(values: np.ndarray | pd.Series) -> np.ndarray:
+    """(x - median) / robust scale, ignoring NaN (which stays NaN); see the module docstring."""
+    x = np.asarray(values, dtype=float)
+    return _standardise(x, *robust_scale(x))
 
 
 def tail_share(values: np.ndarray | pd.Series) -> np.ndarray:
@@ -116,26 +172,47 @@ def tail_share(values: np.ndarray | pd.Series) -> np.ndarray:
     return (x.size - np.searchsorted(ordered, x, side="left")) / max(x.size, 1)
 
 
-def _floats(column: pd.Series) -> np.ndarray:
-    return column.to_numpy(dtype=float, na_value=np.nan)
+def _log_amount(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    return np.log1p(np.clip(inputs["order_amount"], 0.0, None))
+
+
+# Each deviation's transform (module docstring) and the inputs it reads; NaN where undefined.
+_TRANSFORMS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, np.ndarray]], np.ndarray]]] = {
+    "z_order_amount": (("order_amount",), _log_amount),
+    "z_units": (("units",), lambda i: np.log1p(i["units"])),
+    "z_max_units_one_product": (("max_units_one_product",), lambda i: np.log1p(i["max_units_one_product"])),
+    "z_price_ratio": (("price_ratio",), lambda i: np.log(np.clip(i["price_ratio"], PRICE_RATIO_FLOOR, None))),
+    "z_hour_rarity": (("hour_share",), lambda i: -np.log(i["hour_share"])),
+    "z_new_account_first_order": (
+        ("order_amount", "new_account"), lambda i: np.where(i["new_account"], _log_amount(i), np.nan)
+    ),
+}
+
+
+def _transformed(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: transform(inputs) for name, (_, transform) in _TRANSFORMS.items()}
+
+
+def _deviation_matrix(inputs: dict[str, np.ndarray], params: dict[str, tuple[float, float]]) -> np.ndarray:
+    """One-sided robust z-scores (rows x DEVIATIONS, >= 0) with the given (median, scale) per column."""
+    transformed = _transformed(inputs)
+    return np.column_stack([
+        np.clip(np.nan_to_num(_standardise(transformed[name], *params[name]), nan=0.0), 0.0, None)
+        for name in DEVIATIONS
+    ])
+
+
+def _frame_inputs(features: pd.DataFrame) -> dict[str, np.ndarray]:
+    inputs = {name: features[name].to_numpy(dtype=float, na_value=np.nan) for name in _INPUTS if name != "new_account"}
+    inputs["new_account"] = features["is_new_account_first_order"].fillna(False).to_numpy(dtype=bool)
+    return inputs
 
 
 def deviations(features: pd.DataFrame) -> pd.DataFrame:
     """One-sided robust z-scores (>= 0) of a build_order_features frame, same row order."""
-    amount = np.log1p(np.clip(_floats(features["order_amount"]), 0.0, None))
-    new_account = features["is_new_account_first_order"].to_numpy(dtype=bool)
-    transformed = {
-        "z_order_amount": amount,
-        "z_units": np.log1p(_floats(features["units"])),
-        "z_max_units_one_product": np.log1p(_floats(features["max_units_one_product"])),
-        "z_price_ratio": np.log(np.clip(_floats(features["price_ratio"]), PRICE_RATIO_FLOOR, None)),
-        "z_hour_rarity": -np.log(_floats(features["hour_share"])),
-        "z_new_account_first_order": np.where(new_account, amount, np.nan),
-    }
-    return pd.DataFrame(
-        {name: np.clip(np.nan_to_num(robust_z(values), nan=0.0), 0.0, None) for name, values in transformed.items()},
-        index=features.index,
-    )
+    inputs = _frame_inputs(features)
+    params = {name: robust_scale(values) for name, values in _transformed(inputs).items()}
+    return pd.DataFrame(_deviation_matrix(inputs, params), columns=list(DEVIATIONS), index=features.index)
 
 
 def _times(ratio: str) -> str:
@@ -177,58 +254,243 @@ _PHRASES: dict[str, str] = {
 _STRUCTS = ",\n            ".join(
     f"{{'z': z_{name}, 'share': share_{name}, 'text': {text}}}" for name, text in _PHRASES.items()
 )
-_REASON_SQL = f"""
-with phrases as (
+_ANY_REASON = " or ".join(
+    f"(z_{name} >= $min_z and share_{name} <= $max_share)" for name in _PHRASES
+)
+# Share of all orders at or above each value of a deviation, from the distinct values and their order counts.
+_SHARE_CTES = ",\n".join(
+    f"""shares_{name} as (
+    select z_{name}, sum(orders) over (order by z_{name} desc)::double / $orders as share_{name}
+    from (select z_{name}, sum(orders) as orders from {_VECTORS_TABLE} group by all)
+)"""
+    for name in _PHRASES
+)
+_SHARE_JOINS = "\n    ".join(f"left join shares_{name} using (z_{name})" for name in _PHRASES)
+_VECTOR_JOIN = " and ".join(f"d.{name} = v.{name}" for name in DEVIATIONS)
+# Every order with its deviations, its vector's score and flag, the tail share of each deviation (ties count as
+# reached), the reason (phrased only for the orders that get one) and the rank; OUTPUT_COLUMNS in order.
+_RESULT_SQL = f"""
+with {_SHARE_CTES},
+
+scored as (
+    select f.*, d.* exclude (rid), v.anomaly_score, v.raw_score < $offset as is_anomaly
+    from {FEATURES_TABLE} as f
+    inner join {_DEVIATIONS_TABLE} as d using (rid)
+    inner join {_VECTORS_TABLE} as v on {_VECTOR_JOIN}
+),
+
+shared as (
+    select *
+    from scored
+    {_SHARE_JOINS}
+),
+
+phrases as (
     select
-        order_id,
+        rid,
         is_anomaly,
         list_sort(list_filter([
             {_STRUCTS}
         ], lambda x: x.text is not null), 'DESC') as ranked
-    from anomaly_input
+    from shared
+    where is_anomaly or {_ANY_REASON}
+),
+
+ranks as (
+    -- on the narrow columns only: sorting every column of every order would cost a multiple
+    select d.rid, row_number() over (order by v.anomaly_score desc, f.order_id) as anomaly_rank
+    from {_DEVIATIONS_TABLE} as d
+    inner join {_VECTORS_TABLE} as v on {_VECTOR_JOIN}
+    inner join {FEATURES_TABLE} as f using (rid)
+),
+
+reasons as (
+    select
+        rid,
+        coalesce(
+            nullif(array_to_string(list_transform(
+                list_filter(ranked, lambda x: x.z >= $min_z and x.share <= $max_share)[1:$n], lambda x: x.text
+            ), '; '), ''),
+            case when is_anomaly then ranked[1].text end
+        ) as reason
+    from phrases
 )
+
 select
-    order_id,
-    coalesce(
-        nullif(array_to_string(list_transform(
-            list_filter(ranked, lambda x: x.z >= $min_z and x.share <= $max_share)[1:$n], lambda x: x.text
-        ), '; '), ''),
-        case when is_anomaly then ranked[1].text end,
-        'nothing unusual'
-    ) as reason
-from phrases
+    order_id, customer_id, ordered_at, order_date, order_amount, anomaly_score, anomaly_rank,
+    is_anomaly,
+    coalesce(reasons.reason, 'nothing unusual') as reason,
+    units, products, max_units_one_product, price_ratio, price_reference, order_hour, hour_share,
+    account_age_days, is_first_order, is_new_account_first_order,
+    {", ".join(DEVIATIONS)}
+from shared
+inner join ranks using (rid)
+left join reasons using (rid)
 """
+_RANKED_SQL = _RESULT_SQL + "order by anomaly_rank\n"  # a frame in rank order; the table needs no order
 
 
-def _typical(values: pd.Series, mask: np.ndarray | None = None) -> float:
-    v = _floats(values)
-    if mask is not None:
-        v = v[mask]
-    v = v[~np.isnan(v)]
+def _typical(values: np.ndarray) -> float:
+    v = values[~np.isnan(values)]
     return float(np.median(v)) if v.size else float("nan")
 
 
-def _reasons(frame: pd.DataFrame) -> pd.Series:
-    """Reason text per row of frame (features + deviations + is_anomaly), aligned on its index."""
-    new_account = frame["is_new_account_first_order"].to_numpy(dtype=bool)
-    params = {
-        "typical_amount": _typical(frame["order_amount"]),
-        "typical_units": round(_typical(frame["units"])),
-        "typical_units_one_product": round(_typical(frame["max_units_one_product"])),
-        "typical_first_order": _typical(frame["order_amount"], new_account) if new_account.any() else 0.0,
-        "min_z": MIN_REASON_Z,
-        "max_share": MAX_REASON_SHARE,
+def _read(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], where: str = "") -> dict[str, np.ndarray]:
+    """Deviation inputs from the feature table, in rid order (``where``: a filter on it)."""
+    select = ", ".join(f"{_INPUTS[c]} as {c}" for c in columns)
+    return con.execute(f"select {select} from {FEATURES_TABLE} {where} order by rid").fetchnumpy()
+
+
+def _parameters(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+    """(median, scale) of every deviation over all orders and the typical values the reasons quote.
+
+    One deviation at a time, so at most two columns of every order are in memory at once.
+    """
+    params: dict[str, tuple[float, float]] = {}
+    for name, (columns, transform) in _TRANSFORMS.items():
+        params[name] = robust_scale(transform(_read(con, columns)))
+    inputs = _read(con, ("order_amount", "new_account"))
+    amount, new_account = inputs["order_amount"], inputs["new_account"]
+    typical = {
+        "typical_amount": _typical(amount),
+        "typical_first_order": _typical(amount[new_account]) if new_account.any() else 0.0,
+    }
+    del inputs, amount, new_account
+    typical["typical_units"] = round(_typical(_read(con, ("units",))["units"]))
+    max_units = _read(con, ("max_units_one_product",))["max_units_one_product"]
+    typical["typical_units_one_product"] = round(_typical(max_units))
+    return params, typical
+
+
+def _chunks(n: int, size: int = CHUNK_ROWS) -> Iterator[tuple[int, int]]:
+    for lo in range(0, n, size):
+        yield lo, min(n, lo + size)
+
+
+def _score(forest: IsolationForest, x: np.ndarray, pool: ThreadPoolExecutor) -> np.ndarray:
+    """scikit-learn's score_samples (lower = more anomalous), the rows split over the pool's threads.
+
+    Each row's score sums its path length over the trees in tree order whatever the split: the same result.
+    """
+    parts = np.array_split(x, SCORING_THREADS) if len(x) >= 2 * SCORING_THREADS else [x]
+    return np.concatenate(list(pool.map(forest.score_samples, parts)))
+
+
+def _fit_forest(con: duckdb.DuckDBPyConnection, n: int, params: dict[str, tuple[float, float]],
+                n_estimators: int, seed: int) -> IsolationForest:
+    """The forest fitted on every order, or on a seeded uniform sample of FIT_SAMPLE_ROWS of them."""
+    columns = tuple(_INPUTS)
+    if n <= FIT_SAMPLE_ROWS:
+        inputs = _read(con, columns)
+    else:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=FIT_SAMPLE_ROWS, replace=False))
+        con.register("_anomaly_fit_rows", pa.table({"rid": rows}))
+        try:
+            inputs = _read(con, columns, "where rid in (select rid from _anomaly_fit_rows)")
+        finally:
+            con.unregister("_anomaly_fit_rows")
+    x = _deviation_matrix(inputs, params).astype(np.float32)  # the forest works in float32 anyway
+    forest = IsolationForest(n_estimators=n_estimators, max_samples=min(MAX_SAMPLES, len(x)),
+                             contamination="auto", random_state=seed)
+    forest.fit(x)
+    return forest
+
+
+def _insert_chunk(con: duckdb.DuckDBPyConnection, table: str, chunk: pa.Table) -> None:
+    con.register(_CHUNK_VIEW, chunk)
+    try:
+        con.execute(f"insert into {table} select * from {_CHUNK_VIEW}")
+    finally:
+        con.unregister(_CHUNK_VIEW)
+
+
+def _write_deviations(con: duckdb.DuckDBPyConnection, n: int, params: dict[str, tuple[float, float]]) -> None:
+    """The deviations of every order into _DEVIATIONS_TABLE, chunk by chunk."""
+    columns = ", ".join(f"{name} double" for name in DEVIATIONS)
+    con.execute(f"create or replace temp table {_DEVIATIONS_TABLE} (rid bigint, {columns})")
+    with step(logger, "order anomalies: deviations", n, "orders") as progress:
+        for lo, hi in _chunks(n):
+            z = _deviation_matrix(_read(con, tuple(_INPUTS), f"where rid >= {lo} and rid < {hi}"), params)
+            _insert_chunk(con, _DEVIATIONS_TABLE, pa.table({
+                "rid": np.arange(lo, hi, dtype=np.int64), **{name: z[:, j] for j, name in enumerate(DEVIATIONS)},
+            }))
+            progress.advance(hi - lo)
+
+
+def _score_vectors(
+    con: duckdb.DuckDBPyConnection, forest: IsolationForest | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score each distinct deviation vector once (the forest's score depends on nothing else) into
+    _VECTORS_TABLE; returns (raw scores, orders per vector). Ordinary orders share few vectors: most of their
+    deviations are 0, and amounts, counts and hours repeat."""
+    columns = ", ".join(DEVIATIONS)
+    con.execute(
+        f"create or replace temp table _anomaly_distinct as "
+        f"select row_number() over (order by {columns}) - 1 as vid, * "
+        f"from (select {columns}, count(*) as orders from {_DEVIATIONS_TABLE} group by all) order by vid"
+    )
+    u = int(scalar(con, "select count(*) from _anomaly_distinct") or 0)
+    raw = np.empty(u, dtype=float)
+    orders = np.empty(u, dtype=np.int64)
+    con.execute(
+        f"create or replace temp table {_VECTORS_TABLE} "
+        f"(vid bigint, {', '.join(f'{name} double' for name in DEVIATIONS)}, orders bigint, "
+        "anomaly_score double, raw_score double)"
+    )
+    with ThreadPoolExecutor(SCORING_THREADS) as pool, \
+            step(logger, "order anomalies: isolation forest", u, "distinct deviation vectors") as progress:
+        for lo, hi in _chunks(u):
+            chunk = con.execute(
+                f"select * from _anomaly_distinct where vid >= {lo} and vid < {hi} order by vid"
+            ).fetchnumpy()
+            z = np.column_stack([chunk[name] for name in DEVIATIONS])
+            assert forest is not None  # there are vectors only when there are orders
+            scores = _score(forest, z.astype(np.float32), pool)
+            raw[lo:hi] = scores
+            orders[lo:hi] = chunk["orders"]
+            _insert_chunk(con, _VECTORS_TABLE, pa.table({
+                "vid": chunk["vid"], **{name: chunk[name] for name in DEVIATIONS}, "orders": chunk["orders"],
+                "anomaly_score": np.round(-scores * 100.0, 2), "raw_score": scores,
+            }))
+            progress.advance(hi - lo)
+    con.execute("drop table _anomaly_distinct")
+    return raw, orders
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, n: int, contamination: float, n_estimators: int, seed: int
+) -> tuple[dict[str, object], int, int]:
+    """Score the orders of FEATURES_TABLE: the parameters of _RESULT_SQL (which then selects OUTPUT_COLUMNS by
+    rank), the orders flagged and the forest's fit rows."""
+    if not 0.0 < contamination <= 0.5:
+        raise ValueError("contamination must be within (0, 0.5]")
+    offset, fit_rows, flagged = float("nan"), 0, 0
+    typical = {"typical_amount": 0.0, "typical_units": 0, "typical_units_one_product": 0, "typical_first_order": 0.0}
+    params = {name: (0.0, 0.0) for name in DEVIATIONS}
+    if n:
+        params, typical = _parameters(con)
+    _write_deviations(con, n, params)
+    if n:
+        forest = _fit_forest(con, n, params, n_estimators, seed)
+        fit_rows = min(n, FIT_SAMPLE_ROWS)
+        raw, orders = _score_vectors(con, forest)
+        # The flagging cut over every order, as IsolationForest(contamination=...) puts it over its training rows.
+        offset = float(np.percentile(np.repeat(raw, orders), 100.0 * contamination))
+        flagged = int(orders[raw < offset].sum())
+    else:
+        _score_vectors(con, None)  # no order, no vector: the empty table only
+    logger.info("scored %d sale orders (forest fitted on %d), flagged %d (contamination %.4f)",
+                n, fit_rows, flagged, contamination)
+    query_params = {
+        **typical, "offset": offset, "orders": max(n, 1), "min_z": MIN_REASON_Z, "max_share": MAX_REASON_SHARE,
         "n": N_REASONS,
     }
-    columns = ["order_id", "is_anomaly", "order_amount", "units", "products", "max_units_one_product", "price_ratio",
-               "price_reference", "ordered_at", "order_hour", "hour_share", "account_age_days",
-               "is_new_account_first_order", *DEVIATIONS]
-    shares = pd.DataFrame({name.replace("z_", "share_", 1): tail_share(frame[name]) for name in DEVIATIONS},
-                          index=frame.index)
-    with duckdb.connect() as con:
-        con.register("anomaly_input", pd.concat([frame[columns], shares], axis=1))
-        reasons = con.execute(_REASON_SQL, params).df()
-    return frame[["order_id"]].merge(reasons, on="order_id", how="left")["reason"].set_axis(frame.index)
+    return query_params, flagged, fit_rows
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
+    for table in (*_TEMPORARY, "_anomaly_distinct"):
+        con.execute(f"drop table if exists {table}")
 
 
 def score_orders(features: pd.DataFrame, *, contamination: float = DEFAULT_CONTAMINATION,
@@ -238,30 +500,13 @@ def score_orders(features: pd.DataFrame, *, contamination: float = DEFAULT_CONTA
     Rows come back sorted by anomaly_score (highest first), then order_id; anomaly_rank is 1 for the
     most anomalous order.
     """
-    if not 0.0 < contamination <= 0.5:
-        raise ValueError("contamination must be within (0, 0.5]")
-    frame = features.sort_values("order_id", kind="stable").reset_index(drop=True)
-    z = deviations(frame)
-    frame = pd.concat([frame, z], axis=1)
-    if frame.empty:
-        frame["anomaly_score"] = pd.Series(dtype=float)
-        frame["is_anomaly"] = pd.Series(dtype=bool)
-        frame["anomaly_rank"] = pd.Series(dtype="int64")
-        frame["reason"] = pd.Series(dtype=str)
-        return frame[list(OUTPUT_COLUMNS)]
-    x = z[list(DEVIATIONS)].to_numpy(dtype=float)
-    forest = IsolationForest(n_estimators=n_estimators, max_samples=min(MAX_SAMPLES, len(frame)),
-                             contamination=contamination, random_state=seed)
-    forest.fit(x)
-    frame["anomaly_score"] = np.round(-forest.score_samples(x) * 100.0, 2)
-    frame["is_anomaly"] = forest.predict(x) == -1
-    frame["reason"] = _reasons(frame)
-    frame = frame.sort_values(["anomaly_score", "order_id"], ascending=[False, True], kind="stable")
-    frame = frame.reset_index(drop=True)
-    frame["anomaly_rank"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    logger.info("scored %d sale orders, flagged %d (contamination %.4f)", len(frame),
-                int(frame["is_anomaly"].sum()), contamination)
-    return frame[list(OUTPUT_COLUMNS)]
+    with duckdb.connect() as con:
+        con.register("_anomaly_input", features)
+        con.execute(f"create temp table {FEATURES_TABLE} as select row_number() over (order by order_id) - 1 "
+                    "as rid, * from _anomaly_input order by rid")
+        con.unregister("_anomaly_input")
+        params, _, _ = _run(con, len(features), contamination, n_estimators, seed)
+        return con.execute(_RANKED_SQL, params).df()
 
 
 def detect_order_anomalies(con: duckdb.DuckDBPyConnection, *, contamination: float = DEFAULT_CONTAMINATION,
@@ -271,7 +516,41 @@ def detect_order_anomalies(con: duckdb.DuckDBPyConnection, *, contamination: flo
 
     Returns one row per sale order (OUTPUT_COLUMNS): ids and timestamps, order_amount, anomaly_score
     (0-100, higher = more anomalous), anomaly_rank, is_anomaly, reason, the feature values and the
-    one-sided robust z-scores. Deterministic for a given warehouse and seed.
+    one-sided robust z-scores. Deterministic for a given warehouse and seed. A frame of every order: the
+    pipeline writes the table with :func:`write_order_anomalies` instead.
     """
-    features = build_order_features(con, new_account_days=new_account_days)
-    return score_orders(features, contamination=contamination, n_estimators=n_estimators, seed=seed)
+    try:
+        n = create_feature_table(con, new_account_days=new_account_days)
+        params, _, _ = _run(con, n, contamination, n_estimators, seed)
+        return con.execute(_RANKED_SQL, params).df()
+    finally:
+        _drop_temporary(con)
+
+
+def write_order_anomalies(con: duckdb.DuckDBPyConnection, *, table: str = TABLE,
+                          contamination: float = DEFAULT_CONTAMINATION, new_account_days: int = NEW_ACCOUNT_DAYS,
+                          n_estimators: int = N_ESTIMATORS, seed: int = 0) -> AnomalySummary:
+    """Score every completed sale order (as :func:`detect_order_anomalies`) straight into ``ml.<table>``.
+
+    The rows never pass through pandas: the table is created from the scoring query in one transaction.
+    Returns the counts the asset reports.
+    """
+    try:
+        with step(logger, "order anomalies: features"):
+            n = create_feature_table(con, new_account_days=new_account_days)
+        logger.info("order anomalies: %s sale orders", f"{n:,}")
+        params, flagged, fit_rows = _run(con, n, contamination, n_estimators, seed)
+        with step(logger, "order anomalies: reasons, ranks and the table", n, "orders"):
+            replace_table_from_query(con, table, _RESULT_SQL, casts=TABLE_CASTS, params=params)
+    finally:
+        _drop_temporary(con)
+    name = f"{ML_SCHEMA}.{table}"
+    amount = scalar(con, f"select coalesce(sum(order_amount), 0) from {name} where is_anomaly")
+    top = con.execute(f"select reason from {name} where is_anomaly order by anomaly_rank limit 5").fetchall()
+    return AnomalySummary(
+        rows=n,
+        flagged=flagged,
+        flagged_amount=float(amount or 0.0),
+        top_reasons=[r[0] for r in top],
+        fit_rows=fit_rows,
+    )

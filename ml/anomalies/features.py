@@ -21,7 +21,11 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-FEATURE_SQL = """
+from ml.warehouse import scalar
+
+FEATURES_TABLE = "_anomaly_features"  # temporary: lives in the connection's temp catalog only
+
+FEATURE_SELECT = """
 with sale_lines as (
     select
         l.order_id,
@@ -36,38 +40,36 @@ with sale_lines as (
 ),
 
 usual_prices as (
+    -- only for the products that some line has no list price for: no other line reads it
     select product_key, median(unit_price) as usual_price
     from sale_lines
+    where product_key in (select product_key from sale_lines where list_price is null)
     group by product_key
 ),
 
-priced as (
+order_product_lines as (
+    -- one row per order and product: its units, and its highest price ratio with whether that was against the
+    -- list price (a struct: the order's max then prefers the list price on a tie, whatever the row order)
     select
         s.order_id,
-        s.unit_price / coalesce(s.list_price, nullif(u.usual_price, 0)) as price_ratio,
-        case when s.list_price is not null then 'list price' else 'usual price' end as price_reference
+        s.product_key,
+        sum(s.quantity) as units,
+        max(struct_pack(
+            r := s.unit_price / coalesce(s.list_price, nullif(u.usual_price, 0)),
+            l := s.list_price is not null
+        )) filter (where s.unit_price / coalesce(s.list_price, nullif(u.usual_price, 0)) is not null) as best_price
     from sale_lines as s
     left join usual_prices as u on s.product_key = u.product_key
-),
-
-order_prices as (
-    select
-        order_id,
-        max(price_ratio) as price_ratio,
-        -- ties (several lines at the same ratio) prefer the list price, so the result never depends on row order
-        arg_max(price_reference, struct_pack(r := price_ratio, l := price_reference = 'list price'))
-            filter (where price_ratio is not null) as price_reference
-    from priced
-    group by order_id
+    group by s.order_id, s.product_key
 ),
 
 order_products as (
-    select order_id, count(*) as products, max(units) as max_units_one_product
-    from (
-        select order_id, product_key, sum(quantity) as units
-        from sale_lines
-        group by order_id, product_key
-    )
+    select
+        order_id,
+        count(*) as products,
+        max(units) as max_units_one_product,
+        max(best_price) as best_price
+    from order_product_lines
     group by order_id
 ),
 
@@ -89,14 +91,14 @@ orders as (
         cast(o.units as bigint) as units,
         cast(op.products as bigint) as products,
         cast(op.max_units_one_product as bigint) as max_units_one_product,
-        pr.price_ratio,
-        pr.price_reference,
+        op.best_price.r as price_ratio,
+        case when op.best_price.l then 'list price' when not op.best_price.l then 'usual price' end
+            as price_reference,
         cast(hour(o.ordered_at) as integer) as order_hour,
         date_diff('day', c.registered_on, o.order_date) as account_age_days,
         c.customer_id is not null and coalesce(f.is_first_order, false) as is_first_order
     from marts.fct_orders as o
     inner join order_products as op on o.order_id = op.order_id
-    left join order_prices as pr on o.order_id = pr.order_id
     left join marts.dim_customers as c
         on o.customer_id = c.customer_id and not c.is_unknown_member
     left join first_orders as f on o.order_id = f.order_id
@@ -108,12 +110,30 @@ select
     cast(count(*) over (partition by order_hour) as double) / count(*) over () as hour_share,
     is_first_order and account_age_days between 0 and $new_account_days as is_new_account_first_order
 from orders
-order by order_id
 """
+FEATURE_SQL = FEATURE_SELECT + "order by order_id\n"
+
+
+def _check(new_account_days: int) -> None:
+    if new_account_days < 0:
+        raise ValueError("new_account_days must be >= 0")
 
 
 def build_order_features(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> pd.DataFrame:
     """The feature frame described in the module docstring, ordered by order_id."""
-    if new_account_days < 0:
-        raise ValueError("new_account_days must be >= 0")
+    _check(new_account_days)
     return con.execute(FEATURE_SQL, {"new_account_days": new_account_days}).df()
+
+
+def create_feature_table(con: duckdb.DuckDBPyConnection, *, new_account_days: int) -> int:
+    """The same features as a temporary table FEATURES_TABLE, with ``rid`` = 0.. in order_id order; its rows.
+
+    The detector reads it in chunks by ``rid``, so no frame of every order is ever held in Python.
+    """
+    _check(new_account_days)
+    con.execute(
+        f"create or replace temp table {FEATURES_TABLE} as "
+        f"select row_number() over (order by order_id) - 1 as rid, * from ({FEATURE_SELECT}) order by rid",
+        {"new_account_days": new_account_days},
+    )
+    return int(scalar(con, f"select count(*) from {FEATURES_TABLE}") or 0)

@@ -38,6 +38,14 @@ test uses weeks, as the paper does.
 
 pymc / pytensor are imported inside the functions, after :func:`ml.clv.caches.configure_caches`, because
 pytensor fixes its compile-cache folder on import.
+
+Scale. The two MAP fits run on a seeded uniform sample of at most FIT_SAMPLE_CUSTOMERS customers (every
+customer below that: the sample, and CDNOW, are fitted whole): seven population parameters are pinned down
+long before a million customers, while the fit's cost grows with them. The predictions use pymc-marketing's
+own closed forms (BetaGeoModel.expected_purchases / expected_probability_alive, GammaGammaModel's
+expected_customer_spend) evaluated with numpy and scipy at the fitted parameters, which is linear in customers
+without xarray's overhead; the log-likelihoods in the run's record are over every customer (DECISIONS.md,
+"ML at scale").
 """
 
 from __future__ import annotations
@@ -54,9 +62,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln
+from scipy.special import betaln, expit, gammaln, hyp2f1
 
 from ml.clv.caches import configure_caches, quiet_libraries
+from ml.progress import step
 from ml.warehouse import InsufficientDataError
 
 if TYPE_CHECKING:
@@ -80,6 +89,8 @@ SUMMARY_SOURCE = "marts.mart_customer_ltv"
 # master, 23,570 customers: 9 s warm against 21 s), so larger fits use pytensor's default mode and its cache.
 PYTENSOR_MODE = "FAST_COMPILE"
 C_MODE_MIN_CUSTOMERS = 50_000
+# Customers the MAP fits see at most (module docstring, "Scale"); above CDNOW's 23,570 so that test fits it whole.
+FIT_SAMPLE_CUSTOMERS = 25_000
 MODEL_FAMILY = "clv"
 
 
@@ -98,6 +109,7 @@ class ClvResult:
     import_seconds: float = 0.0  # importing pymc / pymc-marketing (once per process)
     converged: bool = True  # no parameter step of 0.1 % raises either log-likelihood
     settings: dict[str, Any] = field(default_factory=dict)
+    customers_fitted: int = 0  # customers the BG/NBD model was fitted on (all, or a sample: module docstring)
 
     def metrics(self) -> dict[str, float]:
         """Aggregate figures for a run's metadata (plain ints and floats)."""
@@ -106,6 +118,7 @@ class ClvResult:
             "customers": len(c),
             "repeat_buyers": int((c["frequency"] > 0).sum()),
             "repeat_buyers_fitted": self.repeat_buyers_fitted,
+            "customers_fitted": self.customers_fitted,
             "dropped_non_positive_spend": self.dropped_non_positive_spend,
             "mean_probability_alive": float(c["probability_alive"].mean()),
             **{
@@ -167,12 +180,15 @@ def fit_clv(
     horizons_days: tuple[int, ...] = HORIZONS_DAYS,
     cache_root: Path | None = None,
     as_of: date | None = None,
+    fit_sample_customers: int = FIT_SAMPLE_CUSTOMERS,
+    seed: int = 0,
 ) -> ClvResult:
     """Fit BG/NBD + Gamma-Gamma on ``summary`` and predict every customer's CLV (see the module docstring).
 
     ``horizons_days``: one ``expected_purchases_<n>d`` column per horizon (in days whatever the time unit).
     ``cache_root``: where pytensor caches (``configure_caches``); None leaves the environment as it is.
-    ``as_of``: the observation end, only used to name the model version.
+    ``as_of``: the observation end, only used to name the model version. ``fit_sample_customers`` and
+    ``seed``: the fits' sample (module docstring, "Scale").
     """
     if time_unit not in DAYS_PER_UNIT:
         raise ValueError(f"time_unit must be one of {sorted(DAYS_PER_UNIT)}, not {time_unit!r}")
@@ -185,16 +201,20 @@ def fit_clv(
     _import_clv_models()
     import_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    bgnbd = _fit_bgnbd(data)
+    fitted = _fit_sample(data, fit_sample_customers, seed)
+    with step(logger, "CLV: BG/NBD fit", len(fitted), "customers"):
+        bgnbd = _fit_bgnbd(fitted)
     spenders = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
+    fitted_spenders = fitted[(fitted["frequency"] > 0) & (fitted["monetary_value"] > 0)]
     dropped = int(((data["frequency"] > 0) & (data["monetary_value"] <= 0)).sum())
     if dropped:
         logger.info("Gamma-Gamma: %d repeat buyer(s) with a mean spend <= 0 left out of the fit", dropped)
-    if len(spenders) < 2:
+    if len(fitted_spenders) < 2:
         raise InsufficientDataError(
-            f"Gamma-Gamma needs repeat buyers with a positive spend; the summary has {len(spenders)}"
+            f"Gamma-Gamma needs repeat buyers with a positive spend; the summary has {len(fitted_spenders)}"
         )
-    gamma_gamma = _fit_gamma_gamma(spenders)
+    with step(logger, "CLV: Gamma-Gamma fit", len(fitted_spenders), "repeat buyers"):
+        gamma_gamma = _fit_gamma_gamma(fitted_spenders)
     fit_seconds = time.perf_counter() - started
 
     parameters = {**_parameters(bgnbd, ("r", "alpha", "a", "b")), **dict(
@@ -206,9 +226,10 @@ def fit_clv(
     if parameters["q"] <= 1:
         raise ValueError(f"Gamma-Gamma q = {parameters['q']:.4f} <= 1: the population mean spend is infinite")
 
-    customers = predict_clv(
-        bgnbd, gamma_gamma, data, time_unit, monthly_discount_rate=monthly_discount_rate, horizons_days=horizons_days
-    )
+    with step(logger, "CLV: predictions", len(data), "customers"):
+        customers = predict_clv(
+            parameters, data, time_unit, monthly_discount_rate=monthly_discount_rate, horizons_days=horizons_days
+        )
     settings = {
         "time_unit": time_unit,
         "monthly_discount_rate": monthly_discount_rate,
@@ -217,6 +238,8 @@ def fit_clv(
         "horizons_days": list(horizons_days),
         "priors": "HalfFlat (BG/NBD r, alpha, a, b; Gamma-Gamma p, q, v)",
         "method": "map",
+        "fit_sample_customers": fit_sample_customers,
+        "seed": seed,
     }
     result = ClvResult(
         customers=customers,
@@ -224,57 +247,88 @@ def fit_clv(
         time_unit=time_unit,
         monthly_discount_rate=monthly_discount_rate,
         model_version=model_version(data, settings, as_of),
-        repeat_buyers_fitted=len(spenders),
+        repeat_buyers_fitted=len(fitted_spenders),
+        customers_fitted=len(fitted),
         dropped_non_positive_spend=dropped,
         bgnbd_log_likelihood=float(bgnbd_log_likelihood(parameters, data).sum()),
         gamma_gamma_log_likelihood=float(gamma_gamma_log_likelihood(parameters, spenders).sum()),
         fit_seconds=fit_seconds,
         import_seconds=import_seconds,
-        converged=_at_maximum(bgnbd_log_likelihood, parameters, BGNBD_PARAMETERS, data)
-        and _at_maximum(gamma_gamma_log_likelihood, parameters, GAMMA_GAMMA_PARAMETERS, spenders),
+        # At the maximum of what was fitted (the sample); the record's log-likelihoods are over every customer.
+        converged=_at_maximum(bgnbd_log_likelihood, parameters, BGNBD_PARAMETERS, fitted)
+        and _at_maximum(gamma_gamma_log_likelihood, parameters, GAMMA_GAMMA_PARAMETERS, fitted_spenders),
         settings=settings,
     )
     logger.info(
         "CLV %s: %d customers, BG/NBD r=%.4f alpha=%.4f a=%.4f b=%.4f, Gamma-Gamma p=%.4f q=%.4f gamma=%.4f "
-        "over %d repeat buyers, fitted in %.1fs",
-        result.model_version, len(customers), *parameters.values(), len(spenders), fit_seconds,
+        "over %d repeat buyers (fitted on %d customers), fitted in %.1fs",
+        result.model_version, len(customers), *parameters.values(), len(fitted_spenders), len(fitted), fit_seconds,
     )
     return result
 
 
+def _fit_sample(data: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """Every customer, or a seeded uniform sample of ``limit`` of them (in the summary's customer order)."""
+    if len(data) <= limit:
+        return data
+    rows = np.sort(np.random.default_rng(seed).choice(len(data), size=limit, replace=False))
+    logger.info("CLV: fitting on a random %d of %d customers", limit, len(data))
+    return data.iloc[rows].reset_index(drop=True)
+
+
+def expected_purchases(parameters: dict[str, float], x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray,
+                       t: float) -> np.ndarray:
+    """E[Y(t) | x, t_x, T] under BG/NBD: pymc-marketing's BetaGeoModel.expected_purchases, term for term."""
+    r, alpha, a, b = (parameters[k] for k in BGNBD_PARAMETERS)
+    numerator = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
+        r + x, b + x, a + b + x - 1, t / (alpha + big_t + t)
+    )
+    numerator *= (a + b + x - 1) / (a - 1)
+    denominator = 1 + (x > 0) * (a / (b + x - 1)) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+    return numerator / denominator
+
+
+def probability_alive(parameters: dict[str, float], x: np.ndarray, t_x: np.ndarray,
+                      big_t: np.ndarray) -> np.ndarray:
+    """P(alive | x, t_x, T): pymc-marketing's BetaGeoModel.expected_probability_alive (1 without a repeat)."""
+    r, alpha, a, b = (parameters[k] for k in BGNBD_PARAMETERS)
+    log_div = (r + x) * np.log((alpha + big_t) / (alpha + t_x)) + np.log(a / (b + np.maximum(x, 1) - 1))
+    return np.where(x == 0, 1.0, expit(-log_div))
+
+
+def expected_spend(parameters: dict[str, float], x: np.ndarray, mean_value: np.ndarray) -> np.ndarray:
+    """Gamma-Gamma conditional expected spend: pymc-marketing's GammaGammaModel.expected_customer_spend."""
+    p, q, v = (parameters[k] for k in GAMMA_GAMMA_PARAMETERS)
+    individual_weight = p * x / (p * x + q - 1)
+    population_mean = v * p / (q - 1)
+    return (1 - individual_weight) * population_mean + individual_weight * mean_value
+
+
 def predict_clv(
-    bgnbd: Any,
-    gamma_gamma: Any,
+    parameters: dict[str, float],
     data: pd.DataFrame,
     time_unit: TimeUnit = "day",
     *,
     monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
     horizons_days: tuple[int, ...] = HORIZONS_DAYS,
 ) -> pd.DataFrame:
-    """Per-customer predictions from the fitted pymc-marketing models, in ``data``'s row order.
+    """Per-customer predictions at the fitted parameters (r, alpha, a, b, p, q, gamma), in ``data``'s row order.
 
     ``data`` is a prepared summary (:func:`prepare_summary`). Returns its columns (``T`` as ``t``) plus
     probability_alive, expected_purchases_<n>d for each horizon, expected_avg_order_value and clv_12m.
     """
     unit_days = DAYS_PER_UNIT[time_unit]
-    ids = data["customer_id"]
-    history = data[["customer_id", "frequency", "recency", "T"]]
-
-    def per_customer(values: Any) -> np.ndarray:
-        # MAP: one chain, one draw; align on customer_id rather than trusting xarray's order.
-        series = values.squeeze(("chain", "draw"), drop=True).to_series()
-        return series.reindex(ids).to_numpy(dtype="float64")
+    x, t_x, big_t = _columns(data)
 
     def purchases(future_days: float) -> np.ndarray:
-        return per_customer(bgnbd.expected_purchases(history, future_t=future_days / unit_days))
+        return expected_purchases(parameters, x, t_x, big_t, future_days / unit_days)
 
     out = data.rename(columns={"T": "t"})
-    out["probability_alive"] = per_customer(bgnbd.expected_probability_alive(history))
+    out["probability_alive"] = probability_alive(parameters, x, t_x, big_t)
     for days in horizons_days:
         out[f"expected_purchases_{days}d"] = purchases(days)
     # A mean spend below 0 cannot be; 0 (free repeat orders) shrinks the population mean towards 0.
-    spend_input = data[["customer_id", "frequency"]].assign(monetary_value=data["monetary_value"].clip(lower=0))
-    spend = per_customer(gamma_gamma.expected_customer_spend(spend_input))
+    spend = expected_spend(parameters, x, data["monetary_value"].clip(lower=0).to_numpy(dtype="float64"))
     out["expected_avg_order_value"] = spend
     cumulative = np.column_stack(
         [np.zeros(len(data))] + [purchases(m * DAYS_PER_MONTH) for m in range(1, CLV_MONTHS + 1)]

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ml.forecasting.metrics import accuracy, moving_average_forecast, seasonal_naive_forecast
 from ml.forecasting.model import ProphetSettings, fit_prophet, holidays_for, predict
+from ml.progress import step as progress_step
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +178,11 @@ def backtest(
     holidays = holidays_for(series, settings)
     labels = series.groupby("series", sort=False)[["measure", "category"]].first()
     rows: list[dict[str, object]] = []
-    for key, history in series.groupby("series", sort=False):
-        rows.extend(_fold_rows(str(key), history.reset_index(drop=True), origins, settings, holidays, horizon))
+    groups = series.groupby("series", sort=False)
+    with progress_step(logger, f"backtests: {len(origins)} folds per series", groups.ngroups, "series") as progress:
+        for key, history in groups:
+            rows.extend(_fold_rows(str(key), history.reset_index(drop=True), origins, settings, holidays, horizon))
+            progress.advance()
     table = _with_overall(pd.DataFrame(rows))
     table = table.join(labels, on="series")
     table["model_version"] = version

@@ -37,6 +37,7 @@ import pandas as pd
 
 from ml.forecasting.holidays import holiday_table
 from ml.forecasting.quiet import import_prophet, quiet_warnings
+from ml.progress import step
 from ml.warehouse import InsufficientDataError
 
 logger = logging.getLogger(__name__)
@@ -203,12 +204,15 @@ def forecast_daily_sales(
         logger.warning("only %d days of history: the yearly seasonality rests on less than two years", span + 1)
     holidays = holidays_for(series, settings)
     frames = []
-    for key, history in series.groupby("series", sort=False):
-        predicted = forecast_one(history[["ds", "y"]].reset_index(drop=True), settings, holidays)
-        predicted["series"] = key
-        predicted["measure"] = history["measure"].iloc[0]
-        predicted["category"] = history["category"].iloc[0]
-        frames.append(predicted)
+    groups = series.groupby("series", sort=False)
+    with step(logger, "forecasts: Prophet fits", groups.ngroups, "series") as progress:
+        for key, history in groups:
+            predicted = forecast_one(history[["ds", "y"]].reset_index(drop=True), settings, holidays)
+            predicted["series"] = key
+            predicted["measure"] = history["measure"].iloc[0]
+            predicted["category"] = history["category"].iloc[0]
+            frames.append(predicted)
+            progress.advance()
     table = pd.concat(frames, ignore_index=True).rename(columns={"ds": "date_day"})
     table["model_version"] = version
     logger.info("forecast %d series x %d days (%s)", len(frames), settings.horizon_days, version)

@@ -18,12 +18,16 @@ e-mail sent before the window and opened inside it give more opens than sends.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from ml.warehouse import CATEGORY_SLUG_SQL, SAFE_SLUG
+from ml.warehouse import CATEGORY_SLUG_SQL, CATEGORY_SLUGS_CTE, SAFE_SLUG, scalar
 
 logger = logging.getLogger(__name__)
 
@@ -33,19 +37,53 @@ WEB_WINDOWS_DAYS: tuple[int, ...] = (30, 90)
 
 
 # The population: known customers registered on or before each cutoff. Customers without
-# registered_on have no tenure and are left out.
-_POPULATION_CTES = """
+# registered_on have no tenure and are left out. ``population_row`` numbers it in (cutoff, customer_id)
+# order, the order of the frames below, so a sample of rows can be chosen before any feature is computed.
+_POPULATION_ALL = """
 cutoffs as (
     select distinct unnest($cutoffs::date[]) as cutoff
 ),
 
-population as (
-    select c.customer_id, k.cutoff, c.registered_on, c.loyalty_tier, c.country_code
+population_all as (
+    select
+        c.customer_id, k.cutoff, c.registered_on, c.loyalty_tier, c.country_code,
+        row_number() over (order by k.cutoff, c.customer_id) - 1 as population_row
     from marts.dim_customers as c
     cross join cutoffs as k
     where not c.is_unknown_member and c.registered_on <= k.cutoff
 )
 """
+SAMPLE_VIEW = "_propensity_sample_rows"  # the population_row numbers to keep, registered by the caller
+_POPULATION = """
+population as (
+    select * exclude (population_row) from population_all
+    {where}
+)
+"""
+
+
+def _population_ctes(sampled: bool) -> str:
+    where = f"where population_row in (select population_row from {SAMPLE_VIEW})" if sampled else ""
+    return _POPULATION_ALL + ",\n" + _POPULATION.format(where=where)
+
+
+@contextmanager
+def _sample(con: duckdb.DuckDBPyConnection, rows: np.ndarray | None) -> Iterator[bool]:
+    """``rows`` (population_row numbers) visible to the queries as SAMPLE_VIEW; yields whether there is one."""
+    if rows is None:
+        yield False
+        return
+    con.register(SAMPLE_VIEW, pa.table({"population_row": np.asarray(rows, dtype=np.int64)}))
+    try:
+        yield True
+    finally:
+        con.unregister(SAMPLE_VIEW)
+
+
+def count_population(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> int:
+    """Rows of build_features / build_labels for these cutoffs (known customers x cutoffs they had reached)."""
+    sql = f"with {_POPULATION_ALL} select count(*) from population_all"
+    return int(scalar(con, sql, {"cutoffs": _normalise_cutoffs(cutoffs)}) or 0)
 
 
 def _normalise_cutoffs(cutoffs: list[date]) -> list[date]:
@@ -70,8 +108,7 @@ def _category_slugs(con: duckdb.DuckDBPyConnection, max_cutoff: date) -> list[st
     """
     sql = f"""
         select distinct {CATEGORY_SLUG_SQL.format(col="category")} as slug
-        from marts.fct_order_lines
-        where is_sale and order_date < $max_cutoff
+        from (select distinct category from marts.fct_order_lines where is_sale and order_date < $max_cutoff)
         order by slug
     """
     slugs = [row[0] for row in con.execute(sql, {"max_cutoff": max_cutoff}).fetchall()]
@@ -82,8 +119,8 @@ def _category_slugs(con: duckdb.DuckDBPyConnection, max_cutoff: date) -> list[st
     return slugs
 
 
-def build_features(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.DataFrame:
-    """One row per (known customer registered on or before the cutoff, cutoff); see module docstring."""
+def features_sql(con: duckdb.DuckDBPyConnection, cutoffs: list[date], sampled: bool = False) -> tuple[str, dict]:
+    """The query of build_features and its parameters (``sampled``: keep only the SAMPLE_VIEW rows)."""
     cutoff_list = _normalise_cutoffs(cutoffs)
     slugs = _category_slugs(con, cutoff_list[-1])
 
@@ -108,7 +145,9 @@ def build_features(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.Da
 
     sql = f"""
 with
-{_POPULATION_CTES},
+{_population_ctes(sampled)},
+
+{CATEGORY_SLUGS_CTE},
 
 orders as (
     select
@@ -169,10 +208,11 @@ web as (
 
 category_revenue as (
     -- Lines, not orders: an order can mix categories.
-    select p.customer_id, p.cutoff, {CATEGORY_SLUG_SQL.format(col="l.category")} as slug, sum(l.revenue) as revenue
+    select p.customer_id, p.cutoff, s.slug, sum(l.revenue) as revenue
     from population as p
     inner join marts.fct_order_lines as l
         on l.customer_id = p.customer_id and l.is_sale and l.order_date < p.cutoff
+    inner join category_slugs as s on s.category is not distinct from l.category
     group by all
 ),
 
@@ -207,27 +247,55 @@ left join web as w using (customer_id, cutoff)
 left join category_mix as m using (customer_id, cutoff)
 order by p.cutoff, p.customer_id
 """
-    df = con.execute(sql, {"cutoffs": cutoff_list}).df()
+    return sql, {"cutoffs": cutoff_list}
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, cutoffs: list[date], rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    """One row per (known customer registered on or before the cutoff, cutoff); see module docstring.
+
+    ``rows``: only these population rows (numbers in (cutoff, customer_id) order, see count_population),
+    so a sample costs the features of the sample only.
+    """
+    with _sample(con, rows) as sampled:
+        sql, params = features_sql(con, cutoffs, sampled)
+        df = con.execute(sql, params).df()
     logger.info(
         "built %d feature rows for %d cutoff(s) with %d category share column(s)",
         len(df),
-        len(cutoff_list),
-        len(slugs),
+        len(params["cutoffs"]),
+        sum(c.startswith("share_") for c in df.columns),
     )
     return df
 
 
-def build_labels(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int = 30) -> pd.DataFrame:
+def build_labels(
+    con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int = 30, rows: np.ndarray | None = None
+) -> pd.DataFrame:
     """label = 1 when the customer has a sale order with order_date in [cutoff, cutoff + horizon_days).
 
-    Same population as build_features, so the two frames join one-to-one on (customer_id, cutoff).
+    Same population (and ``rows``) as build_features, so the two frames join one-to-one on (customer_id, cutoff).
     """
     if horizon_days <= 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
     cutoff_list = _normalise_cutoffs(cutoffs)
-    sql = f"""
+    with _sample(con, rows) as sampled:
+        df = con.execute(_labels_sql(sampled), {"cutoffs": cutoff_list, "horizon_days": horizon_days}).df()
+    logger.info(
+        "built %d label rows for %d cutoff(s), horizon %d days, positive rate %.3f",
+        len(df),
+        len(cutoff_list),
+        horizon_days,
+        df["label"].mean() if len(df) else float("nan"),
+    )
+    return df
+
+
+def _labels_sql(sampled: bool) -> str:
+    return f"""
 with
-{_POPULATION_CTES},
+{_population_ctes(sampled)},
 
 buyers as (
     select distinct p.customer_id, p.cutoff
@@ -247,12 +315,45 @@ from population as p
 left join buyers as b using (customer_id, cutoff)
 order by p.cutoff, p.customer_id
 """
-    df = con.execute(sql, {"cutoffs": cutoff_list, "horizon_days": horizon_days}).df()
-    logger.info(
-        "built %d label rows for %d cutoff(s), horizon %d days, positive rate %.3f",
-        len(df),
-        len(cutoff_list),
-        horizon_days,
-        df["label"].mean() if len(df) else float("nan"),
+
+
+FEATURES_TABLE = "_propensity_features"  # temporary: lives in the connection's temp catalog only
+
+
+@contextmanager
+def feature_table(
+    con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int | None = None
+) -> Iterator[int]:
+    """build_features (and its ``label`` for ``horizon_days`` when given) as the temporary table FEATURES_TABLE.
+
+    Rows are numbered ``rid`` in (cutoff, customer_id) order, the frames' order, for read_feature_chunks; yields
+    the row count and drops the table afterwards. The features stay in DuckDB: Python holds one chunk at a time.
+    """
+    sql, params = features_sql(con, cutoffs)
+    if horizon_days is not None:
+        if horizon_days <= 0:
+            raise ValueError(f"horizon_days must be positive, got {horizon_days}")
+        sql = (
+            f"select f.*, l.label from ({sql}) as f "
+            f"inner join ({_labels_sql(False)}) as l using (customer_id, cutoff)"
+        )
+        params = {**params, "horizon_days": horizon_days}
+    con.execute(
+        f"create or replace temp table {FEATURES_TABLE} as "
+        f"select row_number() over (order by cutoff, customer_id) - 1 as rid, * from ({sql}) order by rid",
+        params,
     )
-    return df
+    try:
+        yield int(scalar(con, f"select count(*) from {FEATURES_TABLE}") or 0)
+    finally:
+        con.execute(f"drop table if exists {FEATURES_TABLE}")
+
+
+def read_feature_chunks(con: duckdb.DuckDBPyConnection, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The rows of FEATURES_TABLE (see feature_table) as frames of at most ``chunk_rows``, in order."""
+    n = int(scalar(con, f"select count(*) from {FEATURES_TABLE}") or 0)
+    for lo in range(0, n, chunk_rows):
+        yield con.execute(
+            f"select * exclude (rid) from {FEATURES_TABLE} where rid >= $lo and rid < $hi order by rid",
+            {"lo": lo, "hi": lo + chunk_rows},
+        ).df()

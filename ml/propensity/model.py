@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -27,8 +28,16 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
-from ml.propensity.features import build_features, build_labels
+from ml.progress import step
+from ml.propensity.features import (
+    build_features,
+    build_labels,
+    count_population,
+    feature_table,
+    read_feature_chunks,
+)
 from ml.warehouse import InsufficientDataError
 
 logger = logging.getLogger(__name__)
@@ -41,9 +50,17 @@ MISSING_SUFFIX = "_missing"
 COUNTRY_PREFIX = "country_"
 UNKNOWN_COUNTRY = "unknown"
 MAX_TRAINING_CUTOFFS = 12
-# Above this many (customer, cutoff) rows, train on a uniform random sample of them: at 600k customers x 12
-# cutoffs the forest would otherwise take hours on a laptop, for no measurable gain in ranking.
-MAX_TRAINING_ROWS = 300_000
+# Above this many (customer, cutoff) rows, train on a uniform random sample of them, drawn before the features
+# are computed: at 1 M order lines, 300,000 rows instead of 100,000 added 0.002 of ROC AUC for three times the fit
+# (DECISIONS.md, "ML at scale").
+MAX_TRAINING_ROWS = 100_000
+# The candidates are compared on a seeded sample of at most this many of the older rows (same paragraph).
+MAX_SELECTION_ROWS = 50_000
+# Customers per chunk when evaluating and scoring: memory stays bounded whatever the number of customers.
+CHUNK_ROWS = 200_000
+RFM_COLUMNS: tuple[str, ...] = ("days_since_last_order", "orders_365d", "revenue_365d")
+# Threads for the forest (fit and predict): the assets run one at a time, and the results do not depend on it.
+N_JOBS = 2
 # Isotonic calibration needs many positives per fold to be stable; below this, fall back to sigmoid.
 ISOTONIC_MIN_POSITIVES = 1000
 
@@ -153,18 +170,24 @@ def design_matrix(
     return out
 
 
+def _update_fingerprint(digest: Any, frame: pd.DataFrame) -> None:
+    digest.update(repr((frame.shape, [(str(c), str(t)) for c, t in frame.dtypes.items()])).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+
+
 def frame_fingerprint(*frames: pd.DataFrame) -> str:
     """sha256 over each frame's shape, column names, dtypes and row hashes (pandas' stable, seeded row hash)."""
     digest = hashlib.sha256()
     for frame in frames:
-        digest.update(repr((frame.shape, [(str(c), str(t)) for c, t in frame.dtypes.items()])).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        _update_fingerprint(digest, frame)
     return digest.hexdigest()
 
 
-def _training_frame(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int) -> pd.DataFrame:
-    features = build_features(con, cutoffs)
-    labels = build_labels(con, cutoffs, horizon_days=horizon_days)
+def _training_frame(
+    con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int, rows: np.ndarray | None = None
+) -> pd.DataFrame:
+    features = build_features(con, cutoffs, rows)
+    labels = build_labels(con, cutoffs, horizon_days=horizon_days, rows=rows)
     return features.merge(labels, on=list(KEY_COLUMNS), how="inner", validate="one_to_one")
 
 
@@ -221,9 +244,41 @@ def _min_max(score: pd.Series) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+class ForestFittedOnThreads(RandomForestClassifier):
+    """A random forest that fits its trees on ``n_jobs`` threads (the same trees whatever the count) but predicts
+    on one: on several, scikit-learn adds the trees' probabilities in whatever order the threads finish, and the
+    last bit of a probability (and of the calibration fitted on them) would change from run to run."""
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        n_jobs, self.n_jobs = self.n_jobs, 1
+        try:
+            return super().predict_proba(X)
+        finally:
+            self.n_jobs = n_jobs
+
+
+def positive_probability(model: Any, x: pd.DataFrame) -> np.ndarray:
+    """P(buy) of every row, the rows split over N_JOBS threads that each predict on one core.
+
+    Each row's probability is computed alone, so the split changes nothing. One core per thread, because the
+    boosted model's own OpenMP threads, started and stopped for each of its hundreds of trees, took twice as
+    long as a single core on a busy machine; two Python threads keep both cores busy without that.
+    """
+    parts = [x.iloc[rows] for rows in np.array_split(np.arange(len(x)), N_JOBS)] if len(x) >= 2 * N_JOBS else [x]
+
+    def on_one_core(part: pd.DataFrame) -> np.ndarray:
+        with threadpool_limits(1):  # OpenMP's limit is per thread: set in the thread that predicts
+            return model.predict_proba(part)[:, 1]
+
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return np.concatenate(list(pool.map(on_one_core, parts)))
+
+
 def _candidates(seed: int) -> dict[str, Any]:
     return {
-        "random_forest": RandomForestClassifier(random_state=seed, n_estimators=200, min_samples_leaf=20, n_jobs=1),
+        "random_forest": ForestFittedOnThreads(
+            random_state=seed, n_estimators=200, min_samples_leaf=20, n_jobs=N_JOBS
+        ),
         "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
     }
 
@@ -234,6 +289,53 @@ def _correlation_signs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.sign(xc.T @ yc)  # sign of the covariance == sign of the correlation; 0 for constant columns
 
 
+def _select(
+    x: pd.DataFrame, y: np.ndarray, is_validation: np.ndarray, seed: int, max_rows: int
+) -> dict[str, float]:
+    """Validation ROC AUC of each candidate fitted on the older cutoffs (a seeded sample of at most ``max_rows``
+    of them: the choice needs a ranking, not the last decimal) and scored on every validation row."""
+    fit_rows = np.flatnonzero(~is_validation)
+    if len(fit_rows) > max_rows:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, size=max_rows, replace=False))
+    y_val = y[is_validation]
+    x_val = x[is_validation]
+    scores: dict[str, float] = {}
+    for name, estimator in _candidates(seed).items():
+        with step(logger, f"propensity: candidate {name}", len(fit_rows), "rows"):
+            estimator.fit(x.iloc[fit_rows], y[fit_rows])
+            proba = positive_probability(estimator, x_val)
+        scores[name] = float(roc_auc_score(y_val, proba)) if len(np.unique(y_val)) == 2 else float("nan")
+        logger.info("validation ROC AUC %s = %.4f", name, scores[name])
+    return scores
+
+
+def _evaluate_on(
+    con: duckdb.DuckDBPyConnection,
+    eval_cutoff: date,
+    horizon_days: int,
+    model: Any,
+    country_categories: list[str],
+    feature_names: list[str],
+    digest: Any,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Metrics of the model and of the RFM baseline on every customer of the evaluation cutoff, read in chunks
+    (each chunk also feeds ``digest``, the data fingerprint)."""
+    labels, probabilities, rfm_inputs = [], [], []
+    with feature_table(con, [eval_cutoff], horizon_days=horizon_days) as n, \
+            step(logger, "propensity: evaluation", n, "customers") as progress:
+        for chunk in read_feature_chunks(con, CHUNK_ROWS):
+            _update_fingerprint(digest, chunk)
+            labels.append(chunk["label"].to_numpy(dtype=int))
+            x = design_matrix(chunk, country_categories, feature_names)
+            probabilities.append(positive_probability(model, x))
+            rfm_inputs.append(chunk[list(RFM_COLUMNS)].astype("float64"))
+            progress.advance(len(chunk))
+    y = np.concatenate(labels) if labels else np.zeros(0, dtype=int)
+    proba = np.concatenate(probabilities) if probabilities else np.zeros(0)
+    rfm = pd.concat(rfm_inputs, ignore_index=True) if rfm_inputs else pd.DataFrame(columns=list(RFM_COLUMNS))
+    return evaluate(y, proba), evaluate(y, _min_max(rfm_score(rfm)))
+
+
 def train_and_evaluate(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
@@ -241,6 +343,7 @@ def train_and_evaluate(
     seed: int = 0,
     max_training_cutoffs: int = MAX_TRAINING_CUTOFFS,
     max_training_rows: int = MAX_TRAINING_ROWS,
+    max_selection_rows: int = MAX_SELECTION_ROWS,
 ) -> TrainingResult:
     eval_cutoff, training_cutoffs = plan_cutoffs(_first_order_date(con), as_of, horizon_days, max_training_cutoffs)
     validation_cutoff = training_cutoffs[-1]
@@ -253,12 +356,15 @@ def train_and_evaluate(
         validation_cutoff,
     )
 
-    train = _training_frame(con, training_cutoffs, horizon_days)
-    if len(train) > max_training_rows:
-        # Uniform, so calibration still sees the true buyer rate; seeded and order-preserving, so repeatable.
-        keep = np.sort(np.random.default_rng(seed).choice(len(train), size=max_training_rows, replace=False))
-        logger.info("training on a random %d of %d rows", max_training_rows, len(train))
-        train = train.iloc[keep].reset_index(drop=True)
+    population = count_population(con, training_cutoffs)
+    rows = None
+    if population > max_training_rows:
+        # Uniform, so calibration still sees the true buyer rate; seeded and in population order, so repeatable.
+        # Drawn before any feature is computed: only the sampled rows' features are built.
+        rows = np.sort(np.random.default_rng(seed).choice(population, size=max_training_rows, replace=False))
+        logger.info("training on a random %d of %d rows", max_training_rows, population)
+    with step(logger, "propensity: training features", len(rows) if rows is not None else population, "rows"):
+        train = _training_frame(con, training_cutoffs, horizon_days, rows)
     country_categories = sorted(_countries(train).unique().tolist())
     x_all = design_matrix(train, country_categories)
     feature_names = list(x_all.columns)
@@ -267,28 +373,21 @@ def train_and_evaluate(
     if len(np.unique(y_all[~is_validation])) < 2:
         raise InsufficientDataError("training cutoffs before the validation cutoff contain a single class")
 
-    validation_auc: dict[str, float] = {}
-    for name, estimator in _candidates(seed).items():
-        estimator.fit(x_all[~is_validation], y_all[~is_validation])
-        y_val = y_all[is_validation]
-        proba = estimator.predict_proba(x_all[is_validation])[:, 1]
-        validation_auc[name] = float(roc_auc_score(y_val, proba)) if len(np.unique(y_val)) == 2 else float("nan")
-        logger.info("validation ROC AUC %s = %.4f", name, validation_auc[name])
+    validation_auc = _select(x_all, y_all, is_validation, seed, max_selection_rows)
     # nan (single-class validation) never wins; ties go to the first candidate.
     model_name = max(validation_auc, key=lambda k: -np.inf if np.isnan(validation_auc[k]) else validation_auc[k])
 
     n_pos = int(y_all.sum())
     method = "isotonic" if n_pos >= ISOTONIC_MIN_POSITIVES else "sigmoid"
-    model = CalibratedClassifierCV(_candidates(seed)[model_name], method=method, cv=3)
-    model.fit(x_all, y_all)
+    with step(logger, f"propensity: calibrated {model_name} ({method})", len(y_all), "rows"):
+        model = CalibratedClassifierCV(_candidates(seed)[model_name], method=method, cv=3)
+        model.fit(x_all, y_all)
     logger.info("chose %s, calibrated (%s) on %d rows (%d positives)", model_name, method, len(y_all), n_pos)
 
-    evaluation = _training_frame(con, [eval_cutoff], horizon_days)
-    y_eval = evaluation["label"].to_numpy(dtype=int)
-    proba_eval = model.predict_proba(design_matrix(evaluation, country_categories, feature_names))[:, 1]
-    metrics = evaluate(y_eval, proba_eval)
-    baseline = rfm_score(evaluation)
-    baseline_metrics = evaluate(y_eval, _min_max(baseline))
+    digest = hashlib.sha256()
+    _update_fingerprint(digest, train)
+    metrics, baseline_metrics = _evaluate_on(con, eval_cutoff, horizon_days, model, country_categories,
+                                             feature_names, digest)
     # Ranking metrics for the baseline use the raw score (min-max is monotone, so they are identical).
     logger.info("eval metrics %s; RFM baseline %s", metrics, baseline_metrics)
 
@@ -315,9 +414,10 @@ def train_and_evaluate(
             "seed": seed,
             "max_training_cutoffs": max_training_cutoffs,
             "max_training_rows": max_training_rows,
+            "max_selection_rows": max_selection_rows,
         },
         input_columns=[*_numeric_feature_columns(train), CATEGORICAL_COLUMN],
-        data_fingerprint=frame_fingerprint(train, evaluation),
+        data_fingerprint=digest.hexdigest(),
     )
 
 
@@ -351,12 +451,17 @@ def _cat(*parts: np.ndarray | str) -> np.ndarray:
     return np.asarray(out, dtype=str)
 
 
+def _explained(feature: str, raw: pd.DataFrame) -> bool:
+    """Whether a feature gets a sentence (missing flags and country indicators do not)."""
+    return not (feature.endswith(MISSING_SUFFIX) or feature.startswith(COUNTRY_PREFIX) or feature not in raw.columns)
+
+
 def _sentences(feature: str, raw: pd.DataFrame) -> np.ndarray | None:
     """Plain-language description of ``feature`` for every row of ``raw`` (the unfilled build_features frame).
 
     Returns None for features that are not explained (missing flags, country indicators).
     """
-    if feature.endswith(MISSING_SUFFIX) or feature.startswith(COUNTRY_PREFIX) or feature not in raw.columns:
+    if not _explained(feature, raw):
         return None
     col = raw[feature]
     missing = col.isna().to_numpy()
@@ -423,16 +528,9 @@ def _reasons(
     it get the features pulling it down (a zero category share is never preferred). Ties keep the feature
     order (stable).
     """
-    sentences: list[np.ndarray] = []
-    explained: list[int] = []
-    absent: list[np.ndarray] = []
-    for j, name in enumerate(result.feature_names):
-        text = _sentences(name, raw)
-        if text is not None:
-            sentences.append(text)
-            explained.append(j)
-            absent.append(_is_absence(name, raw))
-    idx = np.asarray(explained)
+    explained = [j for j, name in enumerate(result.feature_names) if _explained(name, raw)]
+    absent = [_is_absence(result.feature_names[j], raw) for j in explained]
+    idx = np.asarray(explained, dtype=np.int64)
     push = (x.to_numpy(dtype=float)[:, idx] - result.feature_means[idx]) / result.feature_stds[idx]
     push *= result.feature_signs[idx]
     base_rate = result.metrics.get("positive_rate", float("nan"))
@@ -444,8 +542,14 @@ def _reasons(
         demoted = np.column_stack(absent) & (upward[:, None] | is_share[None, :])
         strength = np.where(demoted, strength - 1e6, strength)
     top = np.argsort(-strength, axis=1, kind="stable")[:, :N_REASONS]
-    text_matrix = np.column_stack(sentences) if sentences else np.empty((len(raw), 0), dtype=str)
-    return np.take_along_axis(text_matrix, top, axis=1).tolist()
+    # Sentences only where a feature is among a row's reasons: 3 per customer, not one per feature.
+    text = np.empty(top.shape, dtype=object)
+    for position, j in enumerate(explained):
+        rows, ranks = np.nonzero(top == position)
+        if len(rows):
+            sentences = _sentences(result.feature_names[j], raw.iloc[rows])
+            text[rows, ranks] = np.asarray(sentences).astype(object)  # plain str, as tolist() gives
+    return text.tolist()
 
 
 def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFrame:
@@ -454,7 +558,7 @@ def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFr
     ``features`` is a build_features frame (typically a single cutoff); rows keep their order.
     """
     x = design_matrix(features, result.country_categories, result.feature_names)
-    proba = result.model.predict_proba(x)[:, 1]
+    proba = positive_probability(result.model, x)
     score = np.round(proba * 100.0, 1)
     segment = assign_segments(score)
     out = pd.DataFrame(

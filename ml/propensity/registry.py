@@ -48,6 +48,8 @@ LATEST_FILE = "LATEST"
 FORMAT_VERSION = 1
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PLAIN_TYPES = (str, int, float, bool, type(None))
+# Parameters that change how fast a model fits, never what it learns: not part of the version.
+_NOT_SHAPING = frozenset({"n_jobs", "verbose"})
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -76,7 +78,10 @@ def _estimator_params(model: Any) -> dict[str, Any]:
     if get_params is None:
         return {"class": type(model).__name__}
     params = get_params(deep=True)
-    plain = {k: v for k, v in params.items() if isinstance(v, _PLAIN_TYPES)}
+    plain = {
+        k: v for k, v in params.items()
+        if isinstance(v, _PLAIN_TYPES) and k.rsplit("__", 1)[-1] not in _NOT_SHAPING
+    }
     return {"class": type(model).__name__, **plain}
 
 

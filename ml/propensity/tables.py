@@ -7,19 +7,25 @@ event up to and including the as-of date (features.py windows are ``[cutoff - N,
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
 
-from ml.propensity.features import build_features
-from ml.propensity.model import TrainingResult, score_customers
-from ml.warehouse import finite_metrics, finite_or_none
+from ml.progress import step
+from ml.propensity.features import build_features, feature_table, read_feature_chunks
+from ml.propensity.model import CHUNK_ROWS, N_REASONS, TrainingResult, score_customers
+from ml.warehouse import finite_metrics, finite_or_none, replace_table_from_query, scalar
 
 MODEL_RUNS_TABLE = "model_runs"
 CUSTOMER_SCORES_TABLE = "customer_scores"
 REASON_SEPARATOR = "; "
+_SCORES_STAGING = "_customer_scores"  # temporary: the chunks' scores until they replace the table
 _HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "top_decile_lift")
+
+logger = logging.getLogger(__name__)
 
 
 def scoring_cutoff(as_of: date) -> date:
@@ -59,8 +65,14 @@ def model_run_record(result: TrainingResult, version: str, trained_at: datetime,
 def customer_scores_table(
     con: duckdb.DuckDBPyConnection, result: TrainingResult, version: str, as_of: date, scored_at: datetime
 ) -> pd.DataFrame:
-    """Every known customer registered by the as-of date, scored for the 30 days after it."""
-    features = build_features(con, [scoring_cutoff(as_of)])
+    """Every known customer registered by the as-of date, scored for the 30 days after it (one frame)."""
+    return scores_frame(build_features(con, [scoring_cutoff(as_of)]), result, version, as_of, scored_at)
+
+
+def scores_frame(
+    features: pd.DataFrame, result: TrainingResult, version: str, as_of: date, scored_at: datetime
+) -> pd.DataFrame:
+    """The ml.customer_scores rows of these customers (a build_features frame at the scoring cutoff)."""
     scores = score_customers(result, features)
     reasons = pd.DataFrame(scores["reasons"].tolist(), index=scores.index)
     out = scores[["customer_id", "score", "segment", "action"]].copy()
@@ -72,3 +84,50 @@ def customer_scores_table(
     out["as_of_date"] = pd.Timestamp(as_of)
     out["scored_at"] = pd.Timestamp(scored_at).tz_localize(None) if scored_at.tzinfo else pd.Timestamp(scored_at)
     return out
+
+
+@dataclass(frozen=True)
+class ScoresSummary:
+    rows: int
+    segments: dict[str, int]
+    mean_score: float
+
+
+def write_customer_scores(
+    con: duckdb.DuckDBPyConnection, result: TrainingResult, version: str, as_of: date, scored_at: datetime
+) -> ScoresSummary:
+    """Score every known customer registered by the as-of date into ml.customer_scores, CHUNK_ROWS at a time.
+
+    The features stay in a temporary DuckDB table; each chunk's scores are appended to another, which
+    replaces the warehouse table in one transaction at the end, so memory is bounded by the chunk size.
+    """
+    reason_columns = ", ".join(f"reason_{i + 1} varchar" for i in range(N_REASONS))
+    con.execute(
+        f"create or replace temp table {_SCORES_STAGING} (customer_id varchar, score double, segment varchar, "
+        f"action varchar, reasons varchar, {reason_columns}, model_version varchar, as_of_date timestamp, "
+        "scored_at timestamp)"
+    )
+    try:
+        with feature_table(con, [scoring_cutoff(as_of)]) as n, \
+                step(logger, "propensity: scoring", n, "customers") as progress:
+            for chunk in read_feature_chunks(con, CHUNK_ROWS):
+                con.register("_scores_chunk", scores_frame(chunk, result, version, as_of, scored_at))
+                try:
+                    con.execute(f"insert into {_SCORES_STAGING} by name select * from _scores_chunk")
+                finally:
+                    con.unregister("_scores_chunk")
+                progress.advance(len(chunk))
+        rows = replace_table_from_query(
+            con, CUSTOMER_SCORES_TABLE, f"select * from {_SCORES_STAGING}", casts={"as_of_date": "date"}
+        )
+        segments = dict(con.execute(
+            f"select segment, count(*) from {_SCORES_STAGING} group by segment order by segment"
+        ).fetchall())
+        mean = scalar(con, f"select avg(score) from {_SCORES_STAGING}")
+    finally:
+        con.execute(f"drop table if exists {_SCORES_STAGING}")
+    return ScoresSummary(
+        rows=rows,
+        segments={str(k): int(v) for k, v in segments.items()},
+        mean_score=float(mean) if mean is not None else 0.0,
+    )

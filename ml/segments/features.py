@@ -30,7 +30,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from ml.warehouse import CATEGORY_SLUG_SQL, SAFE_SLUG
+from ml.warehouse import CATEGORY_SLUG_SQL, CATEGORY_SLUGS_CTE, SAFE_SLUG
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,11 @@ def _as_date(as_of: date) -> date:
 def _categories(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
     """Slug -> display name of the categories with a completed line on or before ``as_of``, by slug."""
     sql = f"""
+        with categories as (
+            select distinct category from marts.fct_order_lines where is_sale and order_date <= $as_of
+        )
         select {CATEGORY_SLUG_SQL.format(col="category")} as slug, min(category) as label
-        from marts.fct_order_lines
-        where is_sale and order_date <= $as_of
+        from categories
         group by slug
         order by slug
     """
@@ -99,10 +101,13 @@ sale_orders as (
     group by o.customer_id
 ),
 
+{CATEGORY_SLUGS_CTE},
+
 lines as (
-    select l.customer_id, l.is_sale, l.status, l.revenue, {CATEGORY_SLUG_SQL.format(col="l.category")} as slug
+    select l.customer_id, l.is_sale, l.status, l.revenue, s.slug
     from marts.fct_order_lines as l
     inner join sale_orders as p on p.customer_id = l.customer_id
+    inner join category_slugs as s on s.category is not distinct from l.category
     where l.order_date <= $as_of and (l.is_sale or l.status = 'returned')
 ),
 

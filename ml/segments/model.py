@@ -21,16 +21,30 @@ Determinism: rows are sorted by their feature values (then customer_id) before f
 only on the data, not on the input row order or on how customers are labelled. Segments are numbered 1..k in a
 canonical order (size descending, then centroid coordinates), never by K-means' arbitrary cluster numbers,
 and named by ``ml.segments.naming``.
+
+Fit and assignment. ``fit_segment_model`` standardises over every customer, fits K-means on a seeded uniform
+sample of at most FIT_SAMPLE_ROWS of them (every customer below that; the silhouette then takes its
+SILHOUETTE_SAMPLE from the fitted rows), and keeps what assigning needs in a :class:`SegmentModel`: the
+standardisation, the weights, the centroids in canonical order and the names. ``assign_segments`` puts every
+customer in the segment of the nearest centroid, ASSIGN_CHUNK_ROWS customers at a time: linear in customers,
+it is what the daily refresh runs with the week's saved model (registry.py). Centroids z-scores, sizes and
+names are measured on the assignment of every customer, not on the fitted sample. ``fit_segments`` does both
+on the same customers. DECISIONS.md, "ML at scale", explains the sizes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +52,9 @@ from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
+from ml.progress import step
 from ml.segments.features import BEHAVIOUR_COLUMNS, CATEGORY_LABELS_ATTR, SHARE_PREFIX
 from ml.segments.naming import name_segments, top_traits
 from ml.warehouse import InsufficientDataError
@@ -48,10 +64,15 @@ logger = logging.getLogger(__name__)
 K_RANGE = range(3, 9)
 N_INIT = 10
 SILHOUETTE_SAMPLE = 10_000
+# Scale (DECISIONS.md, "ML at scale"): customers K-means is fitted on, customers assigned per chunk.
+FIT_SAMPLE_ROWS = 50_000
+ASSIGN_CHUNK_ROWS = 200_000
+FIT_THREADS = 2  # k values fitted side by side: the assets run one at a time on two cores
 SILHOUETTE_WORKING_MEMORY_MB = 128
 LOG_COLUMNS: tuple[str, ...] = ("average_order_value", "frequency")
 REQUIRED_COLUMNS: tuple[str, ...] = ("customer_id", *BEHAVIOUR_COLUMNS, "revenue", "returned_revenue")
 AS_OF_COLUMN = "as_of_date"
+MODEL_FAMILY = "segments"
 
 
 @dataclass(frozen=True)
@@ -63,10 +84,15 @@ class SegmentResult:
     feature_columns: list[str]
     share_weight: float
     seed: int
-    silhouette_sample_size: int | None  # None: computed on every customer
+    silhouette_sample_size: int | None  # None: computed on every customer fitted
     as_of: date | None
     # Segment centroids in (unweighted) z-scores, index segment_id: what the names are based on.
     centroids_z: pd.DataFrame = field(repr=False)
+    model: SegmentModel | None = field(default=None, repr=False)  # what assigned the customers
+
+    @property
+    def fit_sample_size(self) -> int | None:
+        return self.model.fit_rows if self.model is not None else None
 
     def metadata(self) -> dict[str, object]:
         """JSON-ready run facts: chosen k, silhouette per k (nan as None), segment names and sizes, settings."""
@@ -83,9 +109,57 @@ class SegmentResult:
             "seed": self.seed,
             "n_init": N_INIT,
             "silhouette_sample_size": self.silhouette_sample_size,
+            "fit_sample_size": self.fit_sample_size,
+            "model_version": self.model.version if self.model is not None else None,
             "share_weight": round(self.share_weight, 6),
             "feature_columns": self.feature_columns,
         }
+
+
+@dataclass(frozen=True)
+class SegmentModel:
+    """What assigning a customer to a segment needs, JSON-ready (registry.py saves it): see the module docstring.
+
+    ``means`` / ``stds`` standardise ``feature_columns`` (after ``log1p`` of LOG_COLUMNS); ``centroids`` are in
+    the weighted space (share columns times ``share_weight``), row s - 1 for segment s; ``names[s - 1]`` its name.
+    """
+
+    k: int
+    feature_columns: list[str]
+    share_columns: list[str]
+    means: list[float]
+    stds: list[float]
+    share_weight: float
+    centroids: list[list[float]]
+    names: list[str]
+    category_labels: dict[str, str]
+    silhouette_scores: dict[int, float]
+    seed: int
+    customers: int  # customers standardised and assigned when it was fitted
+    fit_rows: int  # customers K-means was fitted on
+    silhouette_sample_size: int | None
+    as_of: date | None
+    version: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["silhouette_scores"] = {str(k): None if math.isnan(v) else v for k, v in self.silhouette_scores.items()}
+        data["as_of"] = self.as_of.isoformat() if self.as_of else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SegmentModel:
+        values = dict(data)
+        values["silhouette_scores"] = {
+            int(k): float("nan") if v is None else float(v) for k, v in dict(values["silhouette_scores"]).items()
+        }
+        values["as_of"] = date.fromisoformat(values["as_of"]) if values.get("as_of") else None
+        return cls(**values)
+
+    def fingerprint(self) -> str:
+        """sha256 of everything but the version: the same fit gives the same hash."""
+        payload = {k: v for k, v in self.to_json().items() if k != "version"}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def _category_labels(
@@ -106,13 +180,24 @@ def _check(features: pd.DataFrame) -> None:
         raise ValueError("features contain nulls")
 
 
-def standardise(features: pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
-    """z-scores over these rows (``log1p`` first for ``LOG_COLUMNS``); a constant column becomes 0."""
+def _transformed(features: pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
     x = features[feature_columns].astype("float64")
     logs = [c for c in LOG_COLUMNS if c in feature_columns]
     x[logs] = np.log1p(x[logs])
+    return x
+
+
+def _scaling(x: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(mean, std) of each column over these rows, std 1 for a constant column (its z-scores are all 0)."""
     std = x.std(ddof=0)
-    return (x - x.mean()) / std.where(std > 0, 1.0)
+    return x.mean(), std.where(std > 0, 1.0)
+
+
+def standardise(features: pd.DataFrame, feature_columns: list[str]) -> pd.DataFrame:
+    """z-scores over these rows (``log1p`` first for ``LOG_COLUMNS``); a constant column becomes 0."""
+    x = _transformed(features, feature_columns)
+    mean, std = _scaling(x)
+    return (x - mean) / std
 
 
 def _share_weight(z: pd.DataFrame, share_columns: list[str]) -> float:
@@ -128,16 +213,35 @@ def _canonical_order(features: pd.DataFrame, feature_columns: list[str]) -> np.n
 
 
 def _fit_k(x: np.ndarray, k: int, seed: int, sample: int | None) -> tuple[KMeans, float]:
-    with warnings.catch_warnings():
-        # Fewer distinct points than k: K-means warns and leaves clusters empty; scored as nan below.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
+    """K-means for one k and its silhouette, on one core (see _fit_all); ConvergenceWarning is the caller's."""
+    with threadpool_limits(1):  # OpenMP's limit is per thread: set in the thread that fits
+        return _fit_k_here(x, k, seed, sample)
+
+
+def _fit_k_here(x: np.ndarray, k: int, seed: int, sample: int | None) -> tuple[KMeans, float]:
+    model = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     labels = model.labels_
     if len(np.unique(labels)) < k:
         return model, float("nan")
     # sklearn computes the distances in chunks of up to 1 GB by default; a smaller chunk costs no time here.
     with config_context(working_memory=SILHOUETTE_WORKING_MEMORY_MB):
         return model, float(silhouette_score(x, labels, sample_size=sample, random_state=seed))
+
+
+def _fit_all(x: np.ndarray, ks: list[int], seed: int, sample: int | None, n: int) -> dict[int, tuple[KMeans, float]]:
+    """Every k fitted on FIT_THREADS threads, one core each: K-means' own OpenMP threads, started and stopped for
+    every iteration, lose to two fits side by side. Each fit is seeded and alone on its thread: the same result."""
+    fits: dict[int, tuple[KMeans, float]] = {}
+    with warnings.catch_warnings(), ThreadPoolExecutor(FIT_THREADS) as pool, \
+            step(logger, f"segments: K-means for k in {ks[0]}..{ks[-1]} on {len(x):,} of {n:,} customers",
+                 len(ks), "fits") as progress:
+        # Fewer distinct points than k: K-means warns and leaves clusters empty; scored as nan by _fit_k.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for k, fit in zip(ks, pool.map(lambda k: _fit_k(x, k, seed, sample), ks), strict=True):
+            fits[k] = fit
+            logger.info("k=%d: silhouette %.4f, inertia %.1f", k, fit[1], fit[0].inertia_)
+            progress.advance()
+    return fits
 
 
 def choose_k(scores: Mapping[int, float]) -> int:
@@ -148,14 +252,20 @@ def choose_k(scores: Mapping[int, float]) -> int:
     return min(valid, key=lambda k: (-valid[k], k))
 
 
-def fit_segments(
+def _nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid (squared Euclidean distance) of every row of ``x``; ties to the first."""
+    distances = np.column_stack([np.square(x - c).sum(axis=1) for c in centroids])
+    return np.argmin(distances, axis=1)
+
+
+def _fit(
     features: pd.DataFrame,
-    k_range: range = K_RANGE,
-    seed: int = 0,
-    category_labels: Mapping[str, str] | None = None,
-) -> SegmentResult:
-    """Cluster ``build_segment_features`` rows; see the module docstring. ``category_labels`` maps share columns
-    to display names (default: the frame's ``attrs``, else the column's slug)."""
+    k_range: range,
+    seed: int,
+    category_labels: Mapping[str, str] | None,
+    fit_sample_rows: int,
+) -> tuple[SegmentModel, pd.DataFrame]:
+    """The fitted model and the feature rows in canonical order (module docstring)."""
     _check(features)
     share_columns = sorted(c for c in features.columns if c.startswith(SHARE_PREFIX))
     feature_columns = [*share_columns, *BEHAVIOUR_COLUMNS]
@@ -166,40 +276,106 @@ def fit_segments(
         raise InsufficientDataError(f"{n} customers are too few for k in {list(k_range)}")
 
     rows = features.iloc[_canonical_order(features, feature_columns)].reset_index(drop=True)
-    z = standardise(rows, feature_columns)
+    transformed = _transformed(rows, feature_columns)
+    mean, std = _scaling(transformed)
+    z = (transformed - mean) / std
     weight = _share_weight(z, share_columns)
     x = z.to_numpy(copy=True)
     x[:, : len(share_columns)] *= weight
-    sample = SILHOUETTE_SAMPLE if n > SILHOUETTE_SAMPLE else None
+    if n > fit_sample_rows:
+        # Canonical order first, so the sample too depends only on the data.
+        x_fit = x[np.sort(np.random.default_rng(seed).choice(n, size=fit_sample_rows, replace=False))]
+    else:
+        x_fit = x
+    sample = SILHOUETTE_SAMPLE if len(x_fit) > SILHOUETTE_SAMPLE else None
 
-    models: dict[int, KMeans] = {}
-    scores: dict[int, float] = {}
-    for k in ks:
-        models[k], scores[k] = _fit_k(x, k, seed, sample)
-        logger.info("k=%d: silhouette %.4f, inertia %.1f", k, scores[k], models[k].inertia_)
+    fits = _fit_all(x_fit, ks, seed, sample, n)
+    scores = {k: score for k, (_, score) in fits.items()}
     k = choose_k(scores)
-    model = models[k]
+    centroids = fits[k][0].cluster_centers_
 
-    # Canonical segment numbers: size descending, then the centroid coordinates.
-    raw_labels = model.labels_
+    # Canonical segment numbers: size (over every customer) descending, then the centroid coordinates.
+    raw_labels = _nearest(x, centroids)
     sizes = np.bincount(raw_labels, minlength=k)
-    centroids = model.cluster_centers_
     order = np.lexsort([*(centroids[:, j] for j in reversed(range(centroids.shape[1]))), -sizes])
     segment_of_cluster = np.empty(k, dtype=np.int64)
     segment_of_cluster[order] = np.arange(1, k + 1)
     segment = segment_of_cluster[raw_labels]
-    distance = np.linalg.norm(x - centroids[raw_labels], axis=1)
-
-    centroids_z = z.groupby(segment).mean().rename_axis("segment_id")
-    spend = _segment_spend_shares(rows, segment, share_columns)
+    ids = pd.Index(range(1, k + 1), name="segment_id")
+    centroids_z = z.groupby(segment).mean().reindex(ids)
+    spend = _segment_spend_shares(rows, segment, share_columns).reindex(ids, fill_value=0.0)
     names = name_segments(centroids_z, spend, labels_by_column)
-    name_of_segment = dict(zip(centroids_z.index, names, strict=True))
+    model = SegmentModel(
+        k=k,
+        feature_columns=feature_columns,
+        share_columns=share_columns,
+        means=mean.tolist(),
+        stds=std.tolist(),
+        share_weight=weight,
+        centroids=centroids[order].tolist(),
+        names=names,
+        category_labels=labels_by_column,
+        silhouette_scores=scores,
+        seed=seed,
+        customers=n,
+        fit_rows=len(x_fit),
+        silhouette_sample_size=sample,
+        as_of=_as_of(rows),
+    )
+    day = model.as_of.isoformat() + "-" if model.as_of else ""
+    model = dataclasses.replace(model, version=f"{MODEL_FAMILY}-{day}{model.fingerprint()[:12]}")
+    logger.info(
+        "chose k=%d of %s (silhouette %s) for %d customers (fitted on %d): %s",
+        k, ks, {kk: round(sc, 4) for kk, sc in scores.items()}, n, len(x_fit), names,
+    )
+    return model, rows
 
-    as_of = _as_of(rows)
+
+def fit_segment_model(
+    features: pd.DataFrame,
+    k_range: range = K_RANGE,
+    seed: int = 0,
+    category_labels: Mapping[str, str] | None = None,
+    fit_sample_rows: int = FIT_SAMPLE_ROWS,
+) -> SegmentModel:
+    """Fit the segments on ``build_segment_features`` rows (module docstring); ``category_labels`` maps share
+    columns to display names (default: the frame's ``attrs``, else the column's slug)."""
+    return _fit(features, k_range, seed, category_labels, fit_sample_rows)[0]
+
+
+def assign_segments(model: SegmentModel, features: pd.DataFrame) -> SegmentResult:
+    """Every customer of ``features`` in the segment of the nearest centroid of ``model``, and the profiles.
+
+    Share columns the model does not know (a category first sold after the fit) are left out; a share column
+    the features lack counts as 0. Linear in customers, ASSIGN_CHUNK_ROWS at a time.
+    """
+    _check(features)
+    n = len(features)
+    aligned = features.reindex(columns=[*REQUIRED_COLUMNS, *model.share_columns], fill_value=0.0)
+    if AS_OF_COLUMN in features.columns:
+        aligned[AS_OF_COLUMN] = features[AS_OF_COLUMN].to_numpy()
+    aligned = aligned.reset_index(drop=True)
+    z = (_transformed(aligned, model.feature_columns) - np.asarray(model.means)) / np.asarray(model.stds)
+    x = z.to_numpy(copy=True)
+    x[:, : len(model.share_columns)] *= model.share_weight
+    centroids = np.asarray(model.centroids, dtype=float)
+    segment = np.empty(n, dtype=np.int64)
+    distance = np.empty(n, dtype=float)
+    with step(logger, f"segments: assigning to {model.k} segments", n, "customers") as progress:
+        for lo in range(0, n, ASSIGN_CHUNK_ROWS):
+            chunk = x[lo : lo + ASSIGN_CHUNK_ROWS]
+            nearest = _nearest(chunk, centroids)
+            segment[lo : lo + len(chunk)] = nearest + 1
+            distance[lo : lo + len(chunk)] = np.linalg.norm(chunk - centroids[nearest], axis=1)
+            progress.advance(len(chunk))
+
+    name_of_segment = dict(enumerate(model.names, start=1))
+    centroids_z = z.groupby(segment).mean().rename_axis("segment_id")
+    as_of = _as_of(aligned)
     customer_segments = (
         pd.DataFrame(
             {
-                "customer_id": rows["customer_id"].to_numpy(),
+                "customer_id": aligned["customer_id"].to_numpy(),
                 "segment_id": segment,
                 "segment_name": pd.Series(segment).map(name_of_segment).to_numpy(),
                 "distance_to_centroid": distance,
@@ -209,28 +385,39 @@ def fit_segments(
         .sort_values("customer_id", kind="stable")
         .reset_index(drop=True)
     )
-    profiles = profile_segments(rows, segment, name_of_segment, share_columns, labels_by_column, centroids_z)
+    profiles = profile_segments(
+        aligned, segment, name_of_segment, model.share_columns, model.category_labels, centroids_z
+    )
     profiles[AS_OF_COLUMN] = as_of
     logger.info(
-        "chose k=%d of %s (silhouette %s) for %d customers: %s",
-        k,
-        ks,
-        {kk: round(s, 4) for kk, s in scores.items()},
-        n,
-        dict(zip(profiles["segment_name"], profiles["customers"], strict=True)),
+        "assigned %d customers to %d segments (%s): %s",
+        n, model.k, model.version, dict(zip(profiles["segment_name"], profiles["customers"], strict=True)),
     )
     return SegmentResult(
-        k=k,
-        silhouette_scores=scores,
+        k=model.k,
+        silhouette_scores=model.silhouette_scores,
         customer_segments=customer_segments,
         segment_profiles=profiles,
-        feature_columns=feature_columns,
-        share_weight=weight,
-        seed=seed,
-        silhouette_sample_size=sample,
+        feature_columns=model.feature_columns,
+        share_weight=model.share_weight,
+        seed=model.seed,
+        silhouette_sample_size=model.silhouette_sample_size,
         as_of=as_of,
         centroids_z=centroids_z,
+        model=model,
     )
+
+
+def fit_segments(
+    features: pd.DataFrame,
+    k_range: range = K_RANGE,
+    seed: int = 0,
+    category_labels: Mapping[str, str] | None = None,
+    fit_sample_rows: int = FIT_SAMPLE_ROWS,
+) -> SegmentResult:
+    """Fit the segments on ``build_segment_features`` rows and assign those same customers (module docstring)."""
+    model, rows = _fit(features, k_range, seed, category_labels, fit_sample_rows)
+    return assign_segments(model, rows)
 
 
 def _as_of(rows: pd.DataFrame) -> date | None:

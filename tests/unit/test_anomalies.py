@@ -13,7 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.anomalies import OUTPUT_COLUMNS, build_order_features, detect_order_anomalies, robust_z
+from ml.anomalies import (
+    OUTPUT_COLUMNS,
+    build_order_features,
+    detect_order_anomalies,
+    detector,
+    robust_z,
+    write_order_anomalies,
+)
+from ml.anomalies.detector import DEVIATIONS
 
 SCHEMA_SQL = """
 create schema marts;
@@ -229,3 +237,41 @@ def test_empty_warehouse_and_bad_contamination() -> None:
     assert empty.empty and list(empty.columns) == list(OUTPUT_COLUMNS)
     with pytest.raises(ValueError, match="contamination"):
         detect_order_anomalies(con, contamination=0.0)
+
+
+def test_chunked_scoring_gives_the_same_table(result: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scoring 700 orders at a time (several chunks, two threads each) changes nothing."""
+    monkeypatch.setattr(detector, "CHUNK_ROWS", 700)
+    pd.testing.assert_frame_equal(detect_order_anomalies(_make_con(), contamination=CONTAMINATION), result)
+
+
+def test_a_forest_fitted_on_a_sample_still_catches_the_planted_orders(
+    result: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FIT_SAMPLE_ROWS the forest learns from a seeded sample; scores, cut and reasons cover every order."""
+    monkeypatch.setattr(detector, "FIT_SAMPLE_ROWS", 2000)  # two thirds of the orders
+    sampled = detect_order_anomalies(_make_con(), contamination=CONTAMINATION)
+    assert len(sampled) == len(result) and sampled["anomaly_rank"].tolist() == list(range(1, len(result) + 1))
+    assert sampled["is_anomaly"].sum() == pytest.approx(CONTAMINATION * len(result), abs=1)
+    flagged = set(sampled.loc[sampled["is_anomaly"], "order_id"])
+    assert flagged >= set(PLANTED)
+    pd.testing.assert_frame_equal(sampled, detect_order_anomalies(_make_con(), contamination=CONTAMINATION))
+    # The deviations do not depend on the forest: the same as with every order fitted.
+    by_id = sampled.set_index("order_id").loc[result["order_id"]]
+    np.testing.assert_array_equal(by_id[list(DEVIATIONS)].to_numpy(), result[list(DEVIATIONS)].to_numpy())
+
+
+def test_write_order_anomalies_writes_the_table_detect_returns(result: pd.DataFrame) -> None:
+    con = _make_con()
+    summary = write_order_anomalies(con, contamination=CONTAMINATION)
+    table = con.execute("select * from ml.order_anomalies order by anomaly_rank").df()
+    assert summary.rows == len(result) and summary.flagged == int(result["is_anomaly"].sum())
+    assert summary.flagged_amount == pytest.approx(result.loc[result["is_anomaly"], "order_amount"].sum())
+    assert summary.top_reasons == result.loc[result["is_anomaly"], "reason"].head(5).tolist()
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_schema = 'ml' and table_name = 'order_anomalies'").fetchall())
+    assert types["order_amount"] == "DECIMAL(18,2)" and types["anomaly_rank"] == "BIGINT"
+    columns = ["order_id", "anomaly_score", "anomaly_rank", "is_anomaly", "reason", *DEVIATIONS]
+    pd.testing.assert_frame_equal(table[columns], result[columns])
+    # No temporary table is left behind on the caller's connection.
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)

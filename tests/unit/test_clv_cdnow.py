@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from ml.clv import ClvResult, configure_caches, fit_clv
-from ml.clv.model import population_mean_spend, prepare_summary
+from ml.clv.model import bgnbd_log_likelihood, population_mean_spend, prepare_summary
 
 logger = logging.getLogger(__name__)
 # lifetimes (a reference only) sets a pandas option that pandas 3 deprecates, on import.
@@ -288,3 +288,25 @@ def test_repeat_buyers_without_positive_spend_are_left_out_of_the_gamma_gamma_fi
     x = summary.loc[free, "frequency"].to_numpy()
     expected = (q - 1) / (p * x + q - 1) * population_mean_spend(refit.parameters)
     np.testing.assert_allclose(refit.customers.loc[free, "expected_avg_order_value"], expected, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_a_fit_on_a_bounded_sample_predicts_every_customer(calibration: pd.DataFrame, result: ClvResult) -> None:
+    """Above fit_sample_customers the MAP fits see a seeded sample; predictions and log-likelihoods cover all."""
+    sampled = fit_clv(calibration, "week", horizons_days=(HOLDOUT_DAYS, 365), fit_sample_customers=1500)
+    assert sampled.customers_fitted == 1500 and result.customers_fitted == len(calibration)
+    assert len(sampled.customers) == len(calibration)
+    assert sampled.converged  # at the maximum of the likelihood of what it was fitted on
+    # Two thirds of the customers pin the population down: BG/NBD's parameters within 10 %; Gamma-Gamma's p and
+    # gamma trade off against each other (p = 8.9, gamma = 10.0 here), what they imply about spend does not.
+    for name in PUBLISHED_BGNBD:
+        assert sampled.parameters[name] == pytest.approx(result.parameters[name], rel=0.10), name
+    spend = population_mean_spend(result.parameters)
+    assert population_mean_spend(sampled.parameters) == pytest.approx(spend, rel=0.05)
+    assert sampled.customers["clv_12m"].mean() == pytest.approx(result.customers["clv_12m"].mean(), rel=0.05)
+    # The record's log-likelihood is over every customer, at the sample's parameters (so not above the full fit's).
+    full = float(bgnbd_log_likelihood(sampled.parameters, prepare_summary(calibration)).sum())
+    assert sampled.bgnbd_log_likelihood == pytest.approx(full)
+    assert sampled.bgnbd_log_likelihood <= result.bgnbd_log_likelihood + 1e-6
+    again = fit_clv(calibration, "week", horizons_days=(HOLDOUT_DAYS, 365), fit_sample_customers=1500)
+    assert again.parameters == sampled.parameters

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from ml.propensity import model, tables
 from ml.propensity.features import build_features
 from ml.propensity.model import (
     SEGMENT_ACTIONS,
@@ -25,6 +26,7 @@ from ml.propensity.model import (
     score_customers,
     train_and_evaluate,
 )
+from ml.propensity.tables import customer_scores_table
 from tests.unit.test_propensity_features import SCHEMA_SQL
 
 START = date(2024, 1, 1)
@@ -240,3 +242,35 @@ def test_a_row_cap_trains_on_a_repeatable_uniform_sample(con: duckdb.DuckDBPyCon
     assert first.training_params["max_training_rows"] == 600
     other_seed = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=1, max_training_rows=600)
     assert other_seed.data_fingerprint != first.data_fingerprint  # a different sample was drawn
+
+
+def test_evaluation_in_chunks_gives_the_same_metrics(
+    con: duckdb.DuckDBPyConnection, trained: TrainingResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model, "CHUNK_ROWS", 90)  # the evaluation cutoff's ~400 customers in five chunks
+    again = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0)
+    assert again.metrics == trained.metrics and again.baseline_metrics == trained.baseline_metrics
+
+
+def test_candidates_compared_on_a_bounded_sample(con: duckdb.DuckDBPyConnection, trained: TrainingResult) -> None:
+    """The choice between the candidates sees at most max_selection_rows older rows; the chosen model all rows."""
+    bounded = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_selection_rows=500)
+    assert bounded.training_params["max_selection_rows"] == 500
+    assert set(bounded.validation_auc) == set(trained.validation_auc)
+    assert bounded.validation_auc != trained.validation_auc  # compared on fewer rows
+    if bounded.model_name == trained.model_name:  # then the same final fit on the same rows
+        assert bounded.metrics == trained.metrics
+
+
+def test_scores_written_in_chunks_are_the_one_frame_scores(trained: TrainingResult, monkeypatch) -> None:
+    con = _make_synthetic_con()
+    scored_at = datetime(2026, 1, 1, 6, 0)
+    whole = customer_scores_table(con, trained, "v1", AS_OF, scored_at)
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 70)
+    summary = tables.write_customer_scores(con, trained, "v1", AS_OF, scored_at)
+    written = con.execute("select * from ml.customer_scores").df()
+    assert summary.rows == len(whole) == len(written)
+    assert summary.segments == whole["segment"].value_counts().to_dict()
+    columns = ["customer_id", "score", "segment", "action", "reasons", "reason_1", "reason_2", "reason_3"]
+    pd.testing.assert_frame_equal(written[columns], whole[columns])
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from ml.segments.features import CATEGORY_LABELS_ATTR, build_segment_features
-from ml.segments.model import K_RANGE, SegmentResult, choose_k, fit_segments
+from ml.segments.model import K_RANGE, SegmentResult, assign_segments, choose_k, fit_segment_model, fit_segments
 from ml.segments.naming import FALLBACK_NAME, Candidate, assign_names, name_segments
+from ml.segments.registry import SegmentModelNotFoundError, load_segment_model, save_segment_model
 
 AS_OF = date(2025, 6, 30)
 
@@ -320,6 +321,48 @@ def test_profile_figures_are_in_business_units(planted, planted_result) -> None:
     assert "100 % of spend on Electronics" in profile["description"]
     returners = result.segment_profiles.set_index("segment_name").loc["Serial returners"]
     assert returners["return_rate"] == pytest.approx(0.5, abs=0.01)  # every sale order is returned once
+
+
+def test_a_saved_model_assigns_every_customer_as_the_fit_did(planted, planted_result, tmp_path) -> None:
+    features, _ = planted
+    with pytest.raises(SegmentModelNotFoundError):
+        load_segment_model(tmp_path)
+    save_segment_model(planted_result.model, tmp_path)
+    loaded = load_segment_model(tmp_path)
+    assert loaded == planted_result.model and loaded.version.startswith(f"segments-{AS_OF.isoformat()}-")
+    again = assign_segments(loaded, features.sample(frac=1.0, random_state=1))
+    pd.testing.assert_frame_equal(again.customer_segments, planted_result.customer_segments)
+    pd.testing.assert_frame_equal(again.segment_profiles, planted_result.segment_profiles)
+    # The same data fits the same model, under the same version.
+    assert fit_segment_model(features).version == planted_result.model.version
+
+
+def test_assignment_reads_the_models_columns_only(planted, planted_result) -> None:
+    """A category first sold after the fit is left out; one the features lack counts as a zero share."""
+    features, _ = planted
+    shifted = features.assign(share_toys=0.0).drop(columns=["share_books"])
+    model = planted_result.model
+    result = assign_segments(model, shifted)
+    assert result.feature_columns == model.feature_columns
+    untouched = set(features.loc[features["share_books"] == 0, "customer_id"])  # no books share to lose
+    assert untouched
+    both = result.customer_segments.merge(planted_result.customer_segments, on="customer_id", suffixes=("", "_fit"))
+    kept = both[both["customer_id"].isin(untouched)]
+    assert (kept["segment_id"] == kept["segment_id_fit"]).all()
+    assert (kept["distance_to_centroid"] == kept["distance_to_centroid_fit"]).all()
+
+
+def test_a_bounded_fit_sample_finds_the_same_segments(planted, planted_result) -> None:
+    """K-means on a seeded sample of the customers, every customer assigned to its nearest centroid."""
+    features, groups = planted
+    sampled = fit_segments(features, fit_sample_rows=120)
+    assert sampled.model.fit_rows == 120 and sampled.model.customers == len(features)
+    assert sampled.k == planted_result.k
+    assert sampled.segment_profiles["customers"].sum() == len(features)
+    assigned = sampled.customer_segments.merge(groups, on="customer_id")
+    assert (assigned.groupby("group")["segment_name"].nunique() == 1).all()
+    again = fit_segments(features, fit_sample_rows=120)
+    pd.testing.assert_frame_equal(sampled.customer_segments, again.customer_segments)
 
 
 def test_too_few_customers_is_an_error(planted) -> None:

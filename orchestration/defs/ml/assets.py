@@ -6,6 +6,7 @@ run log, by version), so a rerun on the same data writes the same rows.
 """
 
 import json
+import math
 from datetime import UTC, datetime
 
 from dagster import (
@@ -21,19 +22,20 @@ from dagster import (
     multi_asset,
 )
 
-from ml.anomalies import detect_order_anomalies
+from ml.anomalies import write_order_anomalies
 from ml.propensity.model import train_and_evaluate
 from ml.propensity.registry import ModelNotFoundError, load_model, save_model
 from ml.propensity.tables import (
     CUSTOMER_SCORES_TABLE,
     MODEL_RUNS_TABLE,
-    customer_scores_table,
     model_run_record,
+    write_customer_scores,
 )
 from ml.segments.features import build_segment_features
-from ml.segments.model import fit_segments
+from ml.segments.model import assign_segments, fit_segment_model
+from ml.segments.registry import SegmentModelNotFoundError, load_segment_model, save_segment_model
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
-from orchestration.defs.ml.common import ML_GROUP, absent_table, metric_metadata, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 MODEL_RUNS_KEY = AssetKey([ML_SCHEMA, MODEL_RUNS_TABLE])
@@ -63,13 +65,14 @@ PROPENSITY_INPUTS = [
 )
 def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     trained_at = datetime.now(UTC)
-    with warehouse.connect() as con:
+    with timed(context, "ml.model_runs") as done, connect(warehouse) as con:
         as_of = read_as_of_date(con)
         try:
             result = train_and_evaluate(con, as_of)
         except InsufficientDataError as error:
             # The run log keeps earlier versions; nothing new to add.
             return skipped(context, con, [], error)
+        done(int(result.metrics["n"]))
         saved = save_model(result, warehouse.models_path, trained_at=trained_at)
         upsert_rows(
             con,
@@ -115,28 +118,28 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
     ),
 )
 def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    try:
-        result, metadata = load_model(warehouse.models_path)
-    except ModelNotFoundError as error:
-        with warehouse.connect() as con:
-            return skipped(context, con, [CUSTOMER_SCORES_TABLE], error)
-    version = str(metadata["version"])
-    scored_at = datetime.now(UTC)
-    with warehouse.connect() as con:
-        as_of = read_as_of_date(con)
-        table = customer_scores_table(con, result, version, as_of, scored_at)
-        replace_table(con, CUSTOMER_SCORES_TABLE, table, casts={"as_of_date": "date"})
-    segments = table["segment"].value_counts()
-    context.log.info(f"scored {len(table)} customers with {version}: {segments.to_dict()}")
-    counts = {name: int(segments.get(name, 0)) for name in ("Hot", "Warm", "Cold")}
+    with timed(context, "ml.customer_scores") as done:
+        try:
+            result, metadata = load_model(warehouse.models_path)
+        except ModelNotFoundError as error:
+            with connect(warehouse) as con:
+                return skipped(context, con, [CUSTOMER_SCORES_TABLE], error)
+        version = str(metadata["version"])
+        scored_at = datetime.now(UTC)
+        with connect(warehouse) as con:
+            as_of = read_as_of_date(con)
+            summary = write_customer_scores(con, result, version, as_of, scored_at)
+        done(summary.rows)
+    context.log.info(f"scored {summary.rows} customers with {version}: {summary.segments}")
+    counts = {name: int(summary.segments.get(name, 0)) for name in ("Hot", "Warm", "Cold")}
     return MaterializeResult(
         metadata={
-            "summary": f"{len(table):,} customers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
-            "rows": len(table),
+            "summary": f"{summary.rows:,} customers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
+            "rows": summary.rows,
             "model_version": version,
             "as_of_date": as_of.isoformat(),
             **{f"segment_{name.lower()}": count for name, count in counts.items()},
-            "mean_score": float(table["score"].mean()) if len(table) else 0.0,
+            "mean_score": summary.mean_score,
         }
     )
 
@@ -145,7 +148,7 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
 def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_SCORES_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select
@@ -176,7 +179,7 @@ def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckRe
 def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, MODEL_RUNS_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"select version, roc_auc, baseline_roc_auc from {ML_SCHEMA}.{MODEL_RUNS_TABLE} "
             "order by trained_at desc limit 1"
@@ -196,6 +199,7 @@ def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckRes
 
 CUSTOMER_SEGMENTS_KEY = AssetKey([ML_SCHEMA, "customer_segments"])
 SEGMENT_PROFILES_KEY = AssetKey([ML_SCHEMA, "segment_profiles"])
+SEGMENT_MODEL_KEY = AssetKey([ML_SCHEMA, "segment_model"])
 SEGMENT_INPUTS = [
     AssetKey(["marts", "dim_customers"]),
     AssetKey(["marts", "fct_order_lines"]),
@@ -204,21 +208,67 @@ SEGMENT_INPUTS = [
 ]
 
 
+@asset(
+    key=SEGMENT_MODEL_KEY,
+    deps=SEGMENT_INPUTS,
+    group_name=ML_GROUP,
+    kinds={"python", "scikitlearn"},
+    description=(
+        "Fits the behavioural segments (weekly): K-means on category spend shares, average order value, "
+        "frequency, recency and return rate of the customers with a sale (k by silhouette, 3-8; fitted on a "
+        "bounded seeded sample at scale), names them and saves the model under COMPTOIR_HOME/models/segments; "
+        "ml.customer_segments assigns every customer with it."
+    ),
+)
+def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    with timed(context, "ml.segment_model") as done, connect(warehouse) as con:
+        as_of = read_as_of_date(con)
+        features = build_segment_features(con, as_of)
+        done(len(features))
+        try:
+            model = fit_segment_model(features)
+        except InsufficientDataError as error:
+            # The segments keep whatever model was saved before; the assignment says when there is none.
+            return skipped(context, con, [], error)
+    path = save_segment_model(model, warehouse.models_path)
+    silhouette = model.silhouette_scores[model.k]
+    context.log.info(f"{model.version}: k = {model.k} (silhouette {silhouette:.3f}), {', '.join(model.names)}")
+    return MaterializeResult(
+        metadata={
+            "summary": (
+                f"{model.version}: k = {model.k} by silhouette ({silhouette:.3f}), fitted on {model.fit_rows:,} of "
+                f"{model.customers:,} customers"
+            ),
+            "version": model.version,
+            "k": model.k,
+            "silhouette": float(silhouette),
+            "silhouette_by_k": MetadataValue.json(
+                {str(k): None if math.isnan(v) else round(v, 6) for k, v in model.silhouette_scores.items()}
+            ),
+            "customers": model.customers,
+            "fit_rows": model.fit_rows,
+            "names": MetadataValue.json(model.names),
+            "model_path": MetadataValue.path(str(path)),
+        }
+    )
+
+
 @multi_asset(
     specs=[
         AssetSpec(
             CUSTOMER_SEGMENTS_KEY,
-            deps=SEGMENT_INPUTS,
+            deps=[SEGMENT_MODEL_KEY, *SEGMENT_INPUTS],
             group_name=ML_GROUP,
-            kinds={"python", "scikitlearn", "duckdb"},
+            kinds={"python", "duckdb"},
             description=(
-                "Behavioural segment of every known customer with a sale by the as-of date: K-means on category "
-                "spend shares, average order value, frequency, recency and return rate (k by silhouette, 3-8)."
+                "Behavioural segment of every known customer with a sale by the as-of date: the nearest centroid "
+                "of the latest saved segment model (K-means on category spend shares, average order value, "
+                "frequency, recency and return rate; k by silhouette, 3-8)."
             ),
         ),
         AssetSpec(
             SEGMENT_PROFILES_KEY,
-            deps=SEGMENT_INPUTS,
+            deps=[SEGMENT_MODEL_KEY, *SEGMENT_INPUTS],
             group_name=ML_GROUP,
             kinds={"python", "duckdb"},
             description="One row per behavioural segment: its automatic name, size, revenue share and profile.",
@@ -227,10 +277,16 @@ SEGMENT_INPUTS = [
     name="behavioural_segments",
 )
 def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseResource):
-    with warehouse.connect() as con:
+    with timed(context, "ml.customer_segments") as done, connect(warehouse) as con:
+        try:
+            model = load_segment_model(warehouse.models_path)
+        except SegmentModelNotFoundError as error:
+            yield skipped(context, con, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
+            yield skipped(context, con, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
+            return
         as_of = read_as_of_date(con)
         try:
-            result = fit_segments(build_segment_features(con, as_of))
+            result = assign_segments(model, build_segment_features(con, as_of))
         except InsufficientDataError as error:
             yield skipped(context, con, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
             yield skipped(context, con, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
@@ -242,14 +298,16 @@ def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseRes
         profiles["silhouette_by_k"] = json.dumps(result.metadata()["silhouette_scores"], sort_keys=True)
         replace_table(con, "customer_segments", result.customer_segments)
         replace_table(con, "segment_profiles", profiles)
-    context.log.info(f"{len(result.customer_segments)} customers in {result.k} segments")
+        done(len(result.customer_segments))
+    context.log.info(f"{len(result.customer_segments)} customers in {result.k} segments ({model.version})")
     sizes = dict(zip(profiles["segment_name"], profiles["customers"].astype(int).tolist(), strict=True))
     yield MaterializeResult(
         asset_key=CUSTOMER_SEGMENTS_KEY,
         metadata={
-            "summary": f"{len(result.customer_segments):,} customers in {result.k} segments",
+            "summary": f"{len(result.customer_segments):,} customers in {result.k} segments ({model.version})",
             "rows": len(result.customer_segments),
             "k": result.k,
+            "model_version": model.version,
             "segments": MetadataValue.json(sizes),
         },
     )
@@ -260,6 +318,7 @@ def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseRes
             + ", ".join(sizes),
             "rows": len(profiles),
             "k": result.k,
+            "model_version": model.version,
             "silhouette": float(result.silhouette_scores[result.k]),
             "silhouette_by_k": MetadataValue.json(result.metadata()["silhouette_scores"]),
         },
@@ -288,26 +347,24 @@ ORDER_ANOMALIES_KEY = AssetKey([ML_SCHEMA, "order_anomalies"])
     ),
 )
 def order_anomalies(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    with warehouse.connect() as con:
+    with timed(context, "ml.order_anomalies") as done, connect(warehouse) as con:
         try:
-            table = detect_order_anomalies(con)
+            result = write_order_anomalies(con)
         except InsufficientDataError as error:
             return skipped(context, con, ["order_anomalies"], error)
-        replace_table(
-            con, "order_anomalies", table, casts={"order_date": "date", "order_amount": "decimal(18,2)"}
-        )
-    flagged = table[table["is_anomaly"]]
-    context.log.info(f"{len(flagged)} of {len(table)} sale orders flagged as anomalies")
+        done(result.rows)
+    context.log.info(f"{result.flagged} of {result.rows} sale orders flagged as anomalies")
     return MaterializeResult(
         metadata={
-            "summary": f"{len(flagged):,} of {len(table):,} sale orders flagged for review",
-            "rows": len(table),
-            "flagged": len(flagged),
-            "flagged_amount": float(flagged["order_amount"].sum()),
-            "top_reasons": MetadataValue.json(flagged["reason"].head(5).tolist()),
+            "summary": f"{result.flagged:,} of {result.rows:,} sale orders flagged for review",
+            "rows": result.rows,
+            "flagged": result.flagged,
+            "flagged_amount": result.flagged_amount,
+            "forest_fit_rows": result.fit_rows,
+            "top_reasons": MetadataValue.json(result.top_reasons),
         }
     )
 
 
-ml_assets = [propensity_model, customer_scores, behavioural_segments, order_anomalies]
+ml_assets = [propensity_model, customer_scores, segment_model, behavioural_segments, order_anomalies]
 ml_asset_checks = [customer_scores_are_consistent, propensity_beats_rfm_baseline]

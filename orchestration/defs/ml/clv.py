@@ -23,7 +23,7 @@ from dagster import (
 from ml.clv import fit_clv, read_clv_summary
 from ml.clv.tables import CUSTOMER_CLV_CASTS, CUSTOMER_CLV_TABLE, PARAMETER_COLUMNS, customer_clv_table
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, replace_table
-from orchestration.defs.ml.common import ML_GROUP, absent_table, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 CUSTOMER_CLV_KEY = AssetKey([ML_SCHEMA, CUSTOMER_CLV_TABLE])
@@ -44,20 +44,22 @@ _TABLE = f"{ML_SCHEMA}.{CUSTOMER_CLV_TABLE}"
     ),
 )
 def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    with warehouse.connect() as con:
-        summary = read_clv_summary(con)
-    # The fit runs with the warehouse closed: other readers are not locked out for its duration.
-    try:
-        if summary.empty:
-            raise InsufficientDataError("no customer in the mart")
-        as_of = pd.Timestamp(summary["as_of_date"].max()).date()
-        result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
-    except InsufficientDataError as error:
-        with warehouse.connect() as con:
-            return skipped(context, con, [CUSTOMER_CLV_TABLE], error)
-    table = customer_clv_table(result, as_of)
-    with warehouse.connect() as con:
-        replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)
+    with timed(context, "ml.customer_clv") as done:
+        with connect(warehouse) as con:
+            summary = read_clv_summary(con)
+        # The fit runs with the warehouse closed: other readers are not locked out for its duration.
+        try:
+            if summary.empty:
+                raise InsufficientDataError("no customer in the mart")
+            as_of = pd.Timestamp(summary["as_of_date"].max()).date()
+            result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
+        except InsufficientDataError as error:
+            with connect(warehouse) as con:
+                return skipped(context, con, [CUSTOMER_CLV_TABLE], error)
+        table = customer_clv_table(result, as_of)
+        with connect(warehouse) as con:
+            replace_table(con, CUSTOMER_CLV_TABLE, table, casts=CUSTOMER_CLV_CASTS)
+        done(len(table))
     p = result.parameters
     metrics = result.metrics()
     summary_line = (
@@ -65,7 +67,10 @@ def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -
         f"Gamma-Gamma p={p['p']:.2f} q={p['q']:.2f} gamma={p['gamma']:.2f}; "
         f"mean 12-month CLV {metrics['mean_clv_12m']:,.2f}"
     )
-    context.log.info(f"{result.model_version}: {summary_line} (fitted in {result.fit_seconds:.1f}s)")
+    context.log.info(
+        f"{result.model_version}: {summary_line} (fitted on {result.customers_fitted:,} customers in "
+        f"{result.fit_seconds:.1f}s)"
+    )
     return MaterializeResult(
         metadata={
             "summary": summary_line,
@@ -90,7 +95,7 @@ def clv_parameters_finite(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
         return absent
     columns = list(PARAMETER_COLUMNS.values())
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         frame = con.execute(
             f"select distinct model_version, {', '.join(columns)} from {_TABLE}"
         ).df()
@@ -107,7 +112,7 @@ def clv_parameters_finite(warehouse: WarehouseResource) -> AssetCheckResult:
 def clv_probabilities_in_unit_interval(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         bad, low, high = con.execute(
             f"""
             select count(*) filter (where probability_alive is null or isnan(probability_alive)
@@ -130,7 +135,7 @@ def clv_expectations_non_negative(warehouse: WarehouseResource) -> AssetCheckRes
     counts = ", ".join(
         f"count(*) filter (where {c} is null or isnan({c}::double) or {c} < 0) as {c}" for c in expectations
     )
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select {counts},
@@ -146,7 +151,7 @@ def clv_expectations_non_negative(warehouse: WarehouseResource) -> AssetCheckRes
 def clv_one_row_per_customer(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         rows, duplicates, missing, extra = con.execute(
             f"""
             select

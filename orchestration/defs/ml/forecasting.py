@@ -40,7 +40,7 @@ from ml.forecasting import (
 from ml.forecasting.backtest import N_FOLDS
 from ml.forecasting.stockout import LEAD_TIME_DAYS
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, table_exists
-from orchestration.defs.ml.common import ML_GROUP, absent_table, metric_metadata, skipped
+from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 FORECAST_TABLE = "forecast_daily_sales"
@@ -79,13 +79,14 @@ STOCK_INPUTS = [
 )
 def forecast_daily_sales_asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     started = time.monotonic()
-    with warehouse.connect() as con:
+    with timed(context, "ml.forecast_daily_sales") as done, connect(warehouse) as con:
         inputs = load_forecast_inputs(con)
         try:
             table, version = forecast_daily_sales(inputs.series, inputs.as_of, inputs.settings)
         except InsufficientDataError as error:
             return skipped(context, con, [FORECAST_TABLE], error)
         replace_table(con, FORECAST_TABLE, table, casts=FORECAST_CASTS)
+        done(len(table))
     runtime = time.monotonic() - started
     future = table[table["is_forecast"]]
     total = future[future["series"] == TOTAL_SERIES].sort_values("date_day")
@@ -127,13 +128,14 @@ def forecast_daily_sales_asset(context: AssetExecutionContext, warehouse: Wareho
 )
 def forecast_accuracy_asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     started = time.monotonic()
-    with warehouse.connect() as con:
+    with timed(context, "ml.forecast_accuracy") as done, connect(warehouse) as con:
         inputs = load_forecast_inputs(con)
         try:
             table = backtest(inputs.series, inputs.as_of, inputs.settings, inputs.version)
         except InsufficientDataError as error:
             return skipped(context, con, [ACCURACY_TABLE], error)
         replace_table(con, ACCURACY_TABLE, table, casts=ACCURACY_CASTS)
+        done(len(table))
     runtime = time.monotonic() - started
     overall = table[table["scope"] == "overall"].pivot(index="series", columns="model", values="mase")
     folds = int(table["fold"].max()) if len(table) else 0
@@ -184,7 +186,7 @@ def forecast_accuracy_asset(context: AssetExecutionContext, warehouse: Warehouse
 )
 def stockout_forecast_asset(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     started = time.monotonic()
-    with warehouse.connect() as con:
+    with timed(context, "ml.stockout_forecast") as done, connect(warehouse) as con:
         if not table_exists(con, FORECAST_TABLE):
             return skipped(context, con, [STOCKOUT_TABLE], InsufficientDataError("no sales forecast"))
         as_of = read_as_of_date(con)
@@ -192,6 +194,7 @@ def stockout_forecast_asset(context: AssetExecutionContext, warehouse: Warehouse
         forecast, version = read_category_unit_forecast(con, FORECAST_TABLE)
         table = stockout_forecast(inventory, forecast, as_of, version)
         replace_table(con, STOCKOUT_TABLE, table, casts=STOCKOUT_CASTS)
+        done(len(table))
     runtime = time.monotonic() - started
     if table.empty:
         summary = "no inventory source: nothing to forecast"
@@ -222,7 +225,7 @@ def stockout_forecast_asset(context: AssetExecutionContext, warehouse: Warehouse
 def forecasts_are_non_negative(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, FORECAST_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select
@@ -243,7 +246,7 @@ def forecasts_are_non_negative(warehouse: WarehouseResource) -> AssetCheckResult
 def forecast_intervals_contain_point(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, FORECAST_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select
@@ -272,7 +275,7 @@ def forecast_accuracy_recorded(warehouse: WarehouseResource) -> AssetCheckResult
         if (absent := absent_table(warehouse, table)) is not None:
             return absent
     models = ", ".join(f"('{model}')" for model in MODELS)
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         gaps = con.execute(
             f"""
             with expected as (
@@ -314,7 +317,7 @@ def forecast_accuracy_recorded(warehouse: WarehouseResource) -> AssetCheckResult
 def prophet_beats_seasonal_naive_on_total(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, ACCURACY_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         rows = dict(
             con.execute(
                 f"""
@@ -339,7 +342,7 @@ def prophet_beats_seasonal_naive_on_total(warehouse: WarehouseResource) -> Asset
 def stockout_covers_every_counted_product(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, STOCKOUT_TABLE)) is not None:
         return absent
-    with warehouse.connect() as con:
+    with connect(warehouse) as con:
         row = con.execute(
             f"""
             select

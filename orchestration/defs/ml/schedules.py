@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
-from orchestration.defs.ml.assets import MODEL_RUNS_KEY
+from orchestration.defs.ml.assets import MODEL_RUNS_KEY, SEGMENT_MODEL_KEY
 from orchestration.defs.ml.clv import CUSTOMER_CLV_KEY
 from orchestration.defs.ml.forecasting import ACCURACY_KEY, FORECAST_KEY
 
@@ -20,8 +20,9 @@ WEEKLY_CRON = "0 5 * * 1"  # Mondays 05:00 UTC, before the daily 06:00 refresh
 SCHEDULE_TIMEZONE = "UTC"
 
 # Assets that fit a model (slow, and stable from one day to the next). The stock-out forecast is not one:
-# it runs daily on the current stock with the latest sales forecast.
-WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY, CUSTOMER_CLV_KEY, FORECAST_KEY, ACCURACY_KEY]
+# it runs daily on the current stock with the latest sales forecast; nor are the segments (assigned daily with
+# the saved segment model) and the order anomalies (their forest is refitted on a bounded sample every run).
+WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY, SEGMENT_MODEL_KEY, CUSTOMER_CLV_KEY, FORECAST_KEY, ACCURACY_KEY]
 
 
 refresh_job = define_asset_job(
@@ -45,5 +46,5 @@ def build_weekly_refit_schedule() -> ScheduleDefinition:
         execution_timezone=SCHEDULE_TIMEZONE,
         # Off until switched on in the UI, like the daily schedule.
         default_status=DefaultScheduleStatus.STOPPED,
-        description="Re-fit the propensity model, forecasts and CLV every Monday at 05:00 UTC.",
+        description="Re-fit the propensity and segment models, forecasts and CLV every Monday at 05:00 UTC.",
     )
