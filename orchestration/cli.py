@@ -205,6 +205,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except DbtManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    from orchestration.defs.dbt.args import FULL_REFRESH_TAG
     from orchestration.defs.dbt.resources import run_artifacts_dir
 
     job = build_definitions(settings).resolve_job_def(WAREHOUSE_JOB_NAME)
@@ -228,6 +229,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise_on_error=False,
             # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags={FULL_REFRESH_TAG: "true"} if args.full_refresh else None,
         )
     _print_raw_summary(settings, result)
     summary = _dbt_summary(settings, run_id)
@@ -484,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = verbs.add_parser("build", help="load the landing files and build the warehouse")
     build.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild every dbt model from the whole raw layer instead of incrementally")
     build.set_defaults(func=cmd_build)
 
     serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from orchestration.defs.dbt.args import build_args, parse_args, vars_arg
+from orchestration.defs.dbt.args import (
+    FULL_REFRESH_TAG,
+    SCOPE_TESTS_VAR,
+    build_args,
+    is_full_refresh,
+    parse_args,
+    vars_arg,
+    warehouse_build_args,
+)
 from orchestration.defs.dbt.project import manifest_is_stale, project_inputs
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
@@ -44,6 +52,19 @@ def test_vars_are_json_with_sorted_keys_and_empty_vars_add_nothing() -> None:
     assert flag == "--vars"
     assert json.loads(value) == {"a": None, "b": 1}
     assert value.index('"a"') < value.index('"b"')
+
+
+def test_the_warehouse_build_is_incremental_with_scoped_tests_unless_a_full_refresh() -> None:
+    assert warehouse_build_args() == ["build", "--vars", json.dumps({SCOPE_TESTS_VAR: True})]
+    assert warehouse_build_args(full_refresh=True) == ["build", "--full-refresh"]
+
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    (None, False), ({}, False), ({FULL_REFRESH_TAG: "true"}, True), ({FULL_REFRESH_TAG: "True "}, True),
+    ({FULL_REFRESH_TAG: "1"}, True), ({FULL_REFRESH_TAG: "false"}, False), ({"other": "true"}, False),
+])
+def test_a_full_refresh_is_asked_for_by_the_run_tag(tags: dict[str, str] | None, expected: bool) -> None:
+    assert is_full_refresh(tags) is expected
 
 
 def test_parse_args_write_into_the_given_target(tmp_path: Path) -> None:
@@ -209,6 +230,15 @@ def test_fingerprint_covers_contract_files_only(tmp_path: Path) -> None:
     fingerprint = landing_fingerprint(tmp_path)
     assert list(fingerprint) == ["orders.csv"]
     assert fingerprint["orders.csv"][0] == 2
+
+
+def test_the_fingerprint_counts_files_per_day_or_period(tmp_path: Path) -> None:
+    for name in ("orders.csv", "orders_2025-12-31.csv", "customers_2025-12-31.json", "orders_2025-12-31.json",
+                 "ordersX.csv", "manifest.json", "web_sessions_2025-12.csv"):
+        (tmp_path / name).write_text("a\n")
+    (tmp_path / "orders_archive.csv").mkdir()
+    assert list(landing_fingerprint(tmp_path)) == [
+        "customers_2025-12-31.json", "orders.csv", "orders_2025-12-31.csv", "web_sessions_2025-12.csv"]
 
 
 def test_changed_files_sees_additions_changes_and_removals() -> None:
