@@ -117,3 +117,31 @@
     {%- endif -%}
     {% do return(false) %}
 {% endmacro %}
+
+
+{#- The raw rows a base model judges: every row on a full build; on an incremental run the rows
+    loaded after the model's latest loaded_at, plus every earlier raw row that shares a dedup_key
+    with one of them (found through the model's own stored keys, so that no key is computed over
+    the whole history), with their dedup_key. -#}
+{% macro raw_rows_to_judge(relation, key_parts) -%}
+    {%- set key = comptoir.dedup_key(key_parts) -%}
+    select
+        raw_rows.*,
+        {{ key }} as dedup_key
+    from {{ relation }} as raw_rows
+    {%- if is_incremental() %}
+        {%- set watermark = comptoir.max_timestamp_literal(this, 'loaded_at') %}
+    where
+        raw_rows._loaded_at > {{ watermark }}
+        or exists (
+            select 1
+            from {{ this }} as judged
+            where
+                judged.source_file = raw_rows._source_file
+                and judged.source_line = raw_rows._line_number
+                and judged.dedup_key in (
+                    select {{ key }} from {{ relation }} where _loaded_at > {{ watermark }}
+                )
+        )
+    {%- endif %}
+{%- endmacro %}

@@ -14,22 +14,9 @@
 
 with source as (
 
-    select
-        *,
-        {{ comptoir.dedup_key([clean_text('customer_id')]) }} as dedup_key
-    from {{ source('shop', 'customers') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'customers'), [clean_text('customer_id')]) }}
 
 ),
-
-{% if is_incremental() %}
-    new_keys as (
-
-        select distinct dedup_key
-        from source
-        where _loaded_at > {{ comptoir.max_timestamp_literal(this, 'loaded_at') }}
-
-    ),
-{% endif %}
 
 countries as (
 
@@ -62,9 +49,6 @@ cleaned as (
     from source
     left join countries
         on {{ country_alias_key('source.country') }} = countries.alias
-    {% if is_incremental() %}
-        where source.dedup_key in (select new_keys.dedup_key from new_keys)
-    {% endif %}
 
 ),
 

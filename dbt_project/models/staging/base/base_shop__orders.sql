@@ -15,25 +15,12 @@
 
 with source as (
 
-    select
-        *,
-        {{ comptoir.dedup_key([
-            clean_text('order_id'),
-            'cast(' ~ comptoir.try_cast(clean_text('line_number'), 'integer') ~ ' as ' ~ dbt.type_string() ~ ')',
-        ]) }} as dedup_key
-    from {{ source('shop', 'orders') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'orders'), [
+        clean_text('order_id'),
+        'cast(' ~ comptoir.try_cast(clean_text('line_number'), 'integer') ~ ' as ' ~ dbt.type_string() ~ ')',
+    ]) }}
 
 ),
-
-{% if is_incremental() %}
-    new_keys as (
-
-        select distinct dedup_key
-        from source
-        where _loaded_at > {{ comptoir.max_timestamp_literal(this, 'loaded_at') }}
-
-    ),
-{% endif %}
 
 cleaned as (
 
@@ -59,9 +46,6 @@ cleaned as (
             order by _source_file, _line_number
         ) as exact_copy_number
     from source
-    {% if is_incremental() %}
-        where dedup_key in (select new_keys.dedup_key from new_keys)
-    {% endif %}
 
 ),
 

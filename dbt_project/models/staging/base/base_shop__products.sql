@@ -13,22 +13,9 @@
 
 with source as (
 
-    select
-        *,
-        {{ comptoir.dedup_key([clean_text('product_id')]) }} as dedup_key
-    from {{ source('shop', 'products') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'products'), [clean_text('product_id')]) }}
 
 ),
-
-{% if is_incremental() %}
-    new_keys as (
-
-        select distinct dedup_key
-        from source
-        where _loaded_at > {{ comptoir.max_timestamp_literal(this, 'loaded_at') }}
-
-    ),
-{% endif %}
 
 parsed as (
 
@@ -46,9 +33,6 @@ parsed as (
         _line_number as source_line,
         _loaded_at as loaded_at
     from source
-    {% if is_incremental() %}
-        where dedup_key in (select new_keys.dedup_key from new_keys)
-    {% endif %}
 
 ),
 

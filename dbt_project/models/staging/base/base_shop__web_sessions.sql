@@ -13,22 +13,9 @@
 
 with source as (
 
-    select
-        *,
-        {{ comptoir.dedup_key([clean_text('session_id')]) }} as dedup_key
-    from {{ source('shop', 'web_sessions') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'web_sessions'), [clean_text('session_id')]) }}
 
 ),
-
-{% if is_incremental() %}
-    new_keys as (
-
-        select distinct dedup_key
-        from source
-        where _loaded_at > {{ comptoir.max_timestamp_literal(this, 'loaded_at') }}
-
-    ),
-{% endif %}
 
 parsed as (
 
@@ -47,9 +34,6 @@ parsed as (
         _line_number as source_line,
         _loaded_at as loaded_at
     from source
-    {% if is_incremental() %}
-        where dedup_key in (select new_keys.dedup_key from new_keys)
-    {% endif %}
 
 ),
 
