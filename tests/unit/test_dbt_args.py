@@ -19,6 +19,7 @@ from orchestration.defs.dbt.args import (
     warehouse_build_args,
 )
 from orchestration.defs.dbt.project import manifest_is_stale, project_inputs
+from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_parse
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
@@ -253,3 +254,26 @@ def test_cursor_round_trips_and_garbage_reads_as_none() -> None:
     fingerprint = {"orders.csv": [10, 123456789012345678]}
     assert decode_cursor(encode_cursor(fingerprint)) == fingerprint
     assert decode_cursor(None) is None and decode_cursor("not json") is None and decode_cursor("[1]") is None
+
+
+def test_a_run_starts_from_the_newest_earlier_partial_parse(tmp_path: Path) -> None:
+    database = tmp_path / "home" / "comptoir.duckdb"
+    project = tmp_path / "project"
+    (project / "target").mkdir(parents=True)
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"project")
+    target = run_artifacts_dir(database, "new-run")
+    target.mkdir(parents=True)
+    assert seed_partial_parse(target, database, project) == project / "target" / "partial_parse.msgpack"
+    assert (target / "partial_parse.msgpack").read_bytes() == b"project"
+    for n, run in enumerate(["older", "newer"]):
+        folder = run_artifacts_dir(database, run)
+        folder.mkdir()
+        (folder / "partial_parse.msgpack").write_bytes(run.encode())
+        os.utime(folder / "partial_parse.msgpack", ns=(n * 10**9, n * 10**9))
+    (target / "partial_parse.msgpack").write_bytes(b"this run's own")
+    os.utime(target / "partial_parse.msgpack", ns=(5 * 10**9, 5 * 10**9))
+    seed_partial_parse(target, database, project)
+    assert (target / "partial_parse.msgpack").read_bytes() == b"newer"
+    (project / "target" / "partial_parse.msgpack").unlink()
+    elsewhere = tmp_path / "elsewhere" / "comptoir.duckdb"
+    assert seed_partial_parse(run_artifacts_dir(elsewhere, "run"), elsewhere, project) is None

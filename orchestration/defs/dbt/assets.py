@@ -22,6 +22,7 @@ from orchestration.defs.dbt.resources import (
     environment,
     prune_runs,
     run_artifacts_dir,
+    seed_partial_parse,
 )
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
@@ -97,6 +98,7 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     target = run_artifacts_dir(warehouse.database, context.run.run_id)
     prune_runs(warehouse.database)
     target.mkdir(parents=True, exist_ok=True)
+    seed_partial_parse(target, warehouse.database)
     # Incremental unless the run is tagged for a full refresh (DECISIONS.md: Incremental builds).
     full_refresh = is_full_refresh(context.run.tags)
     if full_refresh:
