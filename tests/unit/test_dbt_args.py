@@ -233,15 +233,6 @@ def test_fingerprint_covers_contract_files_only(tmp_path: Path) -> None:
     assert fingerprint["orders.csv"][0] == 2
 
 
-def test_the_fingerprint_counts_files_per_day_or_period(tmp_path: Path) -> None:
-    for name in ("orders.csv", "orders_2025-12-31.csv", "customers_2025-12-31.json", "orders_2025-12-31.json",
-                 "ordersX.csv", "manifest.json", "web_sessions_2025-12.csv"):
-        (tmp_path / name).write_text("a\n")
-    (tmp_path / "orders_archive.csv").mkdir()
-    assert list(landing_fingerprint(tmp_path)) == [
-        "customers_2025-12-31.json", "orders.csv", "orders_2025-12-31.csv", "web_sessions_2025-12.csv"]
-
-
 def test_changed_files_sees_additions_changes_and_removals() -> None:
     before = {"orders.csv": [10, 1], "inventory.csv": [5, 1]}
     after = {"orders.csv": [12, 2], "customers.json": [3, 2]}

@@ -1,12 +1,10 @@
 """Start the warehouse job when a landing file is new, changed or removed.
 
-The cursor is the JSON of {file name: [size, mtime_ns]} for the contract's files, tagged files per day
-or period included (`orders_2025-12-31.csv`; README.md and manifest.json do not count). A run is
-requested when that fingerprint differs from the cursor, once the files have been quiet for
-`quiet_seconds` (a copy in progress is not loaded half-way) and every required file is there. The run
-is incremental: the raw layer appends the new files and dbt takes their rows only. On its very first
-tick the sensor compares the files with the sha256 the last raw load recorded, so turning it on after
-`comptoir build` does not rebuild.
+The cursor is the JSON of {file name: [size, mtime_ns]} for the contract's files (README.md and
+manifest.json do not count). A run is requested when that fingerprint differs from the cursor,
+once the files have been quiet for `quiet_seconds` (a copy in progress is not loaded half-way)
+and every required file is there. On its very first tick the sensor compares the files with the
+sha256 the last raw load recorded, so turning it on after `comptoir build` does not rebuild.
 """
 
 from __future__ import annotations
@@ -36,30 +34,15 @@ QUIET_SECONDS = 30
 Fingerprint = dict[str, list[int]]
 
 
-def is_source_file(name: str, source: Source) -> bool:
-    """`<stem>.<ext>`, or `<stem>_<tag>.<ext>` (a file per day or period, e.g. orders_2025-12-31.csv)."""
-    stem, _, ext = source.file_name.rpartition(".")
-    return name == source.file_name or (name.startswith(stem + "_") and name.endswith("." + ext))
-
-
 def landing_fingerprint(folder: Path, sources: Iterable[Source] = SOURCES) -> Fingerprint:
-    """{file name: [size, mtime_ns]} of the contract files present in `folder`, tagged ones included."""
-    sources = tuple(sources)
+    """{file name: [size, mtime_ns]} of the contract files present in `folder`."""
     fingerprint: Fingerprint = {}
-    try:
-        entries = sorted(folder.iterdir())
-    except FileNotFoundError:
-        return fingerprint
-    for path in entries:
-        if not any(is_source_file(path.name, source) for source in sources):
-            continue
+    for source in sources:
         try:
-            stat = path.stat()
-        except FileNotFoundError:  # removed while we look
+            stat = (folder / source.file_name).stat()
+        except FileNotFoundError:
             continue
-        if not path.is_file():
-            continue
-        fingerprint[path.name] = [stat.st_size, stat.st_mtime_ns]
+        fingerprint[source.file_name] = [stat.st_size, stat.st_mtime_ns]
     return fingerprint
 
 
@@ -92,14 +75,7 @@ def _sha256(path: Path) -> str:
 
 
 def _already_loaded(context: SensorEvaluationContext, folder: Path) -> bool:
-    """True when every contract file matches what the last raw load recorded (sha256 / absent).
-
-    Files per day or period (`orders_2025-12-31.csv`) are not in that record: when one is present, the
-    answer is no, and the run the sensor then requests loads what is new (an unchanged file costs a checksum).
-    """
-    names = landing_fingerprint(folder)
-    if any(name != source.file_name and is_source_file(name, source) for name in names for source in SOURCES):
-        return False
+    """True when every contract file matches what the last raw load recorded (sha256 / absent)."""
     for source in SOURCES:
         event = context.instance.get_latest_materialization_event(AssetKey(["raw", source.name]))
         materialization = event.asset_materialization if event else None
