@@ -36,6 +36,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration import raw_load
 from orchestration.contract import SOURCES, Source
 from orchestration.defs.dbt.args import build_args
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
@@ -68,19 +69,21 @@ def landing_files(folder: Path, source: Source) -> list[Path]:
     )
 
 
-def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: datetime) -> dict[str, list[str]]:
-    """Append the rows of every landing file not loaded yet to raw.<source>; the files loaded, per source.
+def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: datetime) -> None:
+    """Append the rows of every landing file not loaded yet to raw.<source>.
 
-    Stands in for the multi-file raw load (raw.load_files / raw.load_log, lineage per file) with the
-    single-file loader: each new file is loaded alone, then the rows kept from earlier files are put back.
-    Only new files are supported (a changed file is history rewritten: a full rebuild, not this test).
+    With the multi-file raw load (raw.load_files / raw.load_log) this is its `load_all`. Until that is
+    merged, it is stood in for with the single-file loader: each new file is loaded alone, then the rows
+    kept from earlier files are put back (new files only: a changed file is a rewritten history).
     """
+    if hasattr(raw_load, "LOG_TABLE"):
+        raw_load.load_all(con, folder, loaded_at)
+        return
     ensure_rejects_table(con)
     con.execute("""create table if not exists raw.load_files (source varchar, source_file varchar, sha256 varchar,
                    size_bytes bigint, lines bigint, rows_loaded bigint, rows_rejected bigint, loaded_at timestamp)""")
     con.execute("""create table if not exists raw.load_log (loaded_at timestamp, source varchar, source_file varchar,
                    action varchar, rows_loaded bigint, rows_rejected bigint)""")
-    loaded: dict[str, list[str]] = {}
     for source in SOURCES:
         known = dict(con.execute("select source_file, sha256 from raw.load_files where source = ?",
                                  [source.name]).fetchall())
@@ -112,8 +115,6 @@ def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: dateti
             con.execute("insert into raw.load_log values (?, ?, ?, 'new', ?, ?)",
                         [loaded_at, source.name, path.name, result.rows_loaded, result.rows_rejected])
             known[path.name] = checksum
-            loaded.setdefault(source.name, []).append(path.name)
-    return loaded
 
 
 # --------------------------------------------------------------------------------------------
