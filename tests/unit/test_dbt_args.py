@@ -268,3 +268,15 @@ def test_a_run_starts_from_the_newest_earlier_partial_parse(tmp_path: Path) -> N
     (project / "target" / "partial_parse.msgpack").unlink()
     elsewhere = tmp_path / "elsewhere" / "comptoir.duckdb"
     assert seed_partial_parse(run_artifacts_dir(elsewhere, "run"), elsewhere, project) is None
+
+
+def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> None:
+    import re
+    import subprocess
+
+    from orchestration.defs.dbt.project import dbt_executable
+    from orchestration.defs.dbt.resources import dbt_resource
+
+    reported = subprocess.run([str(dbt_executable()), "--version"], capture_output=True, text=True, check=True,
+                              env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}).stdout
+    assert str(dbt_resource()._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
