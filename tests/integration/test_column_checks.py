@@ -1,7 +1,8 @@
-"""The combined row-level test `column_checks` fails on every kind of broken row and says which check broke.
+"""The combined tests fail on every kind of broken row or total and say which check broke.
 
-Real dbt on a private copy of the project with one probe model: a null, a value outside its list, values
-out of range (inclusive and exclusive bounds), a false expression; nulls pass the value and range checks.
+Real dbt on a private copy of the project with one probe model. `column_checks`: a null, a value outside
+its list, values out of range (inclusive and exclusive bounds), a false expression; nulls pass the value
+and range checks. `equal_aggregates`: one comparison holds, two differ (one only under its `where`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ models:
               status: {values: ["'completed'", "'cancelled'", "'shipped'"], quote: false}
             accepted_range:
               score: {min_value: 0, max_value: 11}
+      - equal_aggregates:
+          name: checks_probe__equal_aggregates
+          arguments:
+            comparisons:
+              - {expression: "count(*)", compare_model: ref('checks_probe'), compare_expression: "4"}
+              - {expression: "sum(left_side)", compare_model: ref('checks_probe'),
+                 compare_expression: "sum(right_side)"}
+              - {expression: "count(*)", where: "id > 2", compare_model: ref('checks_probe'),
+                 compare_expression: "count(*)"}
 """
 
 
@@ -72,6 +82,8 @@ def test_column_checks_report_each_broken_check(tmp_path: Path) -> None:
     results = {r["unique_id"].split(".")[2]: r
                for r in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]}
     assert results["checks_probe__column_checks_clean"]["status"] == "pass"
+    aggregates = results["checks_probe__equal_aggregates"]
+    assert (aggregates["status"], aggregates["failures"]) == ("fail", 2)
     failed = results["checks_probe__column_checks"]
     # code null (row 2), status 'shipped' (row 2), score 0 and 11 (rows 2, 3), share 0.0 not > 0 (row 4),
     # left_side <> right_side (row 2) and null = 7 (row 3, an unknown result fails).
@@ -82,6 +94,8 @@ def test_column_checks_report_each_broken_check(tmp_path: Path) -> None:
             "where table_name = 'checks_probe__column_checks'").fetchall()
         rows = con.execute(f"select column_name, check_name, failing_rows, example_value from {schema}.{table} "
                            "order by check_name").fetchall()
+        differing = con.execute(f"select expression, model_value, compare_value "
+                                f"from {schema}.checks_probe__equal_aggregates order by expression").fetchall()
     assert rows == [
         ("share", "accepted_range: min 0 (exclusive)", 1, "0.0"),
         ("score", "accepted_range: min 1 max 10", 2, "0"),
@@ -89,3 +103,4 @@ def test_column_checks_report_each_broken_check(tmp_path: Path) -> None:
         (None, "expression: left_side = right_side", 2, None),
         ("code", "not_null", 1, None),
     ]
+    assert differing == [("count(*)", "2", "4"), ("sum(left_side)", "15", "23")]
