@@ -475,3 +475,48 @@ def reference(builds: Builds) -> ref_mod.Reference:
 ], ids=lambda check: check.__name__.removeprefix("test_"))
 def test_cross_check_after_the_incremental_build(check, incremental_con, reference) -> None:
     check(incremental_con, reference)
+
+
+# --------------------------------------------------------------------------------------------
+# Dagster: the default run is incremental, a tag makes it a full refresh
+# --------------------------------------------------------------------------------------------
+
+
+def test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag(tmp_path: Path, sample_copy: Path) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.defs.dbt.args import FULL_REFRESH_TAG
+    from orchestration.defs.dbt.assets import dbt_models, load_rejects
+    from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_resource, run_artifacts_dir
+    from orchestration.defs.raw.assets import raw_assets
+    from orchestration.defs.resources import WarehouseResource
+
+    database = tmp_path / "home" / "comptoir.duckdb"
+    resources = {"warehouse": WarehouseResource(seeds_dir=str(sample_copy), database=str(database)),
+                 "dbt": dbt_resource()}
+
+    def run(tags: dict[str, str] | None = None) -> tuple[dict, datetime, bool]:
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize([*raw_assets, load_rejects, dbt_models], instance=instance, resources=resources,
+                                 tags=tags, raise_on_error=False)
+        assert result.success
+        target = run_artifacts_dir(database, result.run_id)
+        results = json.loads((target / RUN_RESULTS_FILE).read_text())
+        with duckdb.connect(str(database), read_only=True) as con:
+            (refreshed,) = con.execute("select min(refreshed_at) from marts.fct_order_lines").fetchone()
+        # The compiled model took its incremental branch (new lines only) or built the table whole.
+        compiled = next((target / "compiled").rglob("fct_order_lines.sql")).read_text()
+        return results, refreshed, "where order_line_id in (" in compiled
+
+    def kinds(results: dict) -> set[str]:
+        return {r["unique_id"].split(".")[0] for r in results["results"]}
+
+    first, built, incremental = run()
+    assert "unit_test" in kinds(first) and not incremental
+    again, kept, incremental = run()  # incremental; unit tests passed on this project already
+    assert incremental and "unit_test" not in kinds(again)
+    assert [r["unique_id"] for r in again["results"] if r["status"] not in {"pass", "success", "no-op"}] == []
+    if hasattr(raw_load, "LOG_TABLE"):  # the multi-file load keeps an unchanged file's rows and _loaded_at
+        assert kept == built
+    full, rebuilt, incremental = run({FULL_REFRESH_TAG: "true"})
+    assert not incremental and rebuilt > built and "unit_test" in kinds(full)

@@ -23,6 +23,7 @@ from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_par
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
+from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 
 # --- command lines ---------------------------------------------------------------------------
 
@@ -57,7 +58,37 @@ def test_vars_are_json_with_sorted_keys_and_empty_vars_add_nothing() -> None:
 
 def test_the_warehouse_build_is_incremental_with_scoped_tests_unless_a_full_refresh() -> None:
     assert warehouse_build_args() == ["build", "--vars", json.dumps({SCOPE_TESTS_VAR: True})]
+    assert warehouse_build_args(unit_tests=False) == [
+        "build", "--vars", json.dumps({SCOPE_TESTS_VAR: True}), "--exclude-resource-type", "unit_test"]
     assert warehouse_build_args(full_refresh=True) == ["build", "--full-refresh"]
+    assert warehouse_build_args(full_refresh=True, unit_tests=False) == ["build", "--full-refresh"]
+
+
+def test_unit_tests_are_skipped_only_on_the_project_they_last_passed_on(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 1}\n")
+    (project / "models" / "a.sql").write_text("select 1")
+    before = project_fingerprint(project)
+    assert project_fingerprint(project) == before
+    runs = tmp_path / "runs"
+    assert not unit_tests_passed_on(before, runs)
+    (runs / "run-1").mkdir(parents=True)
+    (runs / "run-1" / UNIT_TESTED_FILE).write_text(before)
+    assert unit_tests_passed_on(before, runs)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 2}\n")  # a var changes what models compute
+    changed = project_fingerprint(project)
+    assert changed != before and not unit_tests_passed_on(changed, runs)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 1}\n")
+    (project / "models" / "b.sql").write_text("select 2")  # a new model
+    assert project_fingerprint(project) not in {before, changed}
+    (project / "models" / "b.sql").unlink()
+    assert project_fingerprint(project) == before
+    # The latest mark decides: unit tests that passed later on another project do not vouch for this one.
+    (runs / "run-2").mkdir()
+    (runs / "run-2" / UNIT_TESTED_FILE).write_text(changed)
+    os.utime(runs / "run-2" / UNIT_TESTED_FILE, ns=(2 * 10**18, 2 * 10**18))
+    assert not unit_tests_passed_on(before, runs) and unit_tests_passed_on(changed, runs)
 
 
 @pytest.mark.parametrize(("tags", "expected"), [

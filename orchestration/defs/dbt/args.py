@@ -71,8 +71,10 @@ def is_full_refresh(tags: Mapping[str, str] | None) -> bool:
     return str((tags or {}).get(FULL_REFRESH_TAG, "")).strip().lower() in {"true", "1", "yes"}
 
 
-def warehouse_build_args(full_refresh: bool = False) -> list[str]:
-    """The warehouse's `dbt build`: incremental with tests scoped to refreshed rows, or a full refresh."""
+def warehouse_build_args(full_refresh: bool = False, unit_tests: bool = True) -> list[str]:
+    """The warehouse's `dbt build`: incremental with tests scoped to refreshed rows, or a full refresh;
+    without dbt's unit tests when they already passed on this very project (see unit_tests.py)."""
     if full_refresh:
         return build_args(full_refresh=True)
-    return build_args(vars={SCOPE_TESTS_VAR: True})
+    args = build_args(vars={SCOPE_TESTS_VAR: True})
+    return args if unit_tests else [*args, "--exclude-resource-type", "unit_test"]

@@ -22,10 +22,12 @@ from orchestration.defs.dbt.resources import (
     environment,
     prune_runs,
     run_artifacts_dir,
+    runs_dir,
     seed_partial_parse,
 )
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
+from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import record_dbt_results
 
@@ -103,9 +105,13 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     full_refresh = is_full_refresh(context.run.tags)
     if full_refresh:
         context.log.info("full refresh: every dbt model is rebuilt from the whole raw layer")
+    fingerprint = project_fingerprint(Path(dbt.project_dir))
+    unit_tests = full_refresh or not unit_tests_passed_on(fingerprint, runs_dir(warehouse.database))
+    if not unit_tests:
+        context.log.info("dbt unit tests skipped: they passed on this very dbt project in an earlier build")
     # dbt's debug file log runs to ~15 MB a build: info is enough beside run_results.json.
     with environment(**{DUCKDB_PATH_ENV: str(Path(warehouse.database).resolve()), "DBT_LOG_LEVEL_FILE": "info"}):
-        invocation = dbt.cli(warehouse_build_args(full_refresh), context=context, target_path=target,
+        invocation = dbt.cli(warehouse_build_args(full_refresh, unit_tests), context=context, target_path=target,
                              raise_on_error=False)
     yield from _asset_events(context, invocation)
 
@@ -137,6 +143,8 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             description=f"dbt build exited with {invocation.process.returncode}: {invocation.get_error()}",
             allow_retries=False,
         )
+    if unit_tests and any(r.resource_type == "unit_test" for r in summary.results):
+        (target / UNIT_TESTED_FILE).write_text(fingerprint, encoding="utf-8")
 
 
 dbt_models = build_dbt_assets(dbt_project)
