@@ -4,7 +4,7 @@ The committed sample is split into its history and its last day. Build 1 loads t
 `dbt build`; build 2 adds the last day's files (new orders, one corrected order line re-sent with a
 new status, one re-sent as a guest line, one exact copy of an old line, a new customer whose order
 arrives that day, a customer whose old orders referred to it before it was exported, a line moved to
-another day, a product whose
+another day, unusable lines, a product whose
 cost changed, new web sessions and e-mail events, one session re-sent) and runs `dbt build` again,
 incrementally; build 3 loads every file into a fresh warehouse and builds in full. Every table of
 staging, intermediate and marts must be identical in builds 2 and 3, row for row; build 2 must really
@@ -224,6 +224,13 @@ def make_scenario(sample: Path, root: Path) -> Scenario:
     # A new customer, registered on day N, with a new order that day.
     new_customer = {**late_customer, "customer_id": NEW_CUSTOMER_ID, "name": "Nouvelle Cliente",
                     "email": "nouvelle.cliente@example.com", "registration_date": order_day}
+    # Lines the day's file gets wrong (no product): quarantined at line numbers the history's
+    # quarantined lines have too, so the quarantine must tell rows apart by file.
+    unusable = []
+    for n in range(150):
+        fields = list(clean_day[0])
+        fields[0], fields[1], fields[3] = f"O8{n:05d}", "1", ""
+        unusable.append(_csv_line(fields))
     new_order = []
     for number, product in ((1, clean_day[0][3]), (2, clean[0][3])):
         fields = list(clean_day[0])
@@ -234,7 +241,8 @@ def make_scenario(sample: Path, root: Path) -> Scenario:
     (history / "customers.json").write_text("\n".join(customers_history) + "\n", encoding="utf-8")
     day_files = {
         f"orders_{order_day}.csv": "\n".join(
-            header + orders_day + new_order + [_csv_line(corrected), _csv_line(moved), _csv_line(guest), copy]) + "\n",
+            header + unusable + orders_day + new_order + [_csv_line(corrected), _csv_line(moved), _csv_line(guest),
+                                                         copy]) + "\n",
         f"customers_{order_day}.json": "\n".join(
             json.dumps(r, ensure_ascii=False) for r in (late_customer, new_customer)) + "\n",
     }
@@ -407,6 +415,17 @@ def test_the_second_build_was_incremental(builds: Builds) -> None:
             assert kept > 0 and refreshed > 0, f"{table}: {kept} rows kept, {refreshed} refreshed"
             assert kept + refreshed == total, table
             assert refreshed < total / 4, f"{table}: {refreshed} of {total} rows refreshed by one day"
+
+
+def test_the_quarantine_tells_rows_of_different_files_apart(builds: Builds) -> None:
+    with duckdb.connect(str(builds.incremental.database), read_only=True) as con:
+        shared = con.execute("""select count(*) from (select source_line from staging.dq_quarantine
+                                where source = 'orders' group by source_line
+                                having count(distinct source_file) > 1)""").fetchone()[0]
+        rules = dict(con.execute("""select source_file, count(*) from staging.dq_quarantine
+                                    where source = 'orders' and rule = 'blank_product_id' group by 1""").fetchall())
+    assert shared > 0, "no line number is quarantined in two files: the scenario does not test the key"
+    assert rules[next(name for name in builds.scenario.day_files if name.startswith("orders_"))] >= 150
 
 
 def test_late_and_corrected_rows_update_in_place(builds: Builds) -> None:
