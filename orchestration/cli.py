@@ -212,6 +212,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except DbtManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    from orchestration.defs.dbt.args import FULL_REFRESH_TAG
     from orchestration.defs.dbt.resources import run_artifacts_dir
     from orchestration.defs.ml.schedules import REFRESH_JOB_NAME
 
@@ -243,6 +244,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             raise_on_error=False,
             # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}},
+            tags={FULL_REFRESH_TAG: "true"} if args.full_refresh else None,
         )
         progress.close()
         if args.report_json:
@@ -533,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = verbs.add_parser("build", help="load the landing files and build the warehouse")
     build.add_argument("--seeds", help=f"landing folder (default ${SEEDS_ENV} or ./seeds)")
+    build.add_argument("--full-refresh", action="store_true",
+                       help="rebuild every dbt model from the whole raw layer instead of incrementally")
     build.add_argument("--no-refit", action="store_true",
                        help="what the daily schedule runs: score with the saved models instead of re-fitting them")
     build.add_argument("--report-json", metavar="FILE",

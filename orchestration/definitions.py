@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from orchestration.defs.dbt.args import FULL_REFRESH_TAG
 from orchestration.defs.dbt.assets import dbt_models, load_rejects
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.schedules import build_daily_schedule
@@ -16,6 +17,7 @@ from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings
 
 WAREHOUSE_JOB_NAME = "warehouse"
+WAREHOUSE_FULL_REFRESH_JOB_NAME = "warehouse_full_refresh"
 # The job `comptoir build` runs (it was called build_all before dbt joined).
 BUILD_JOB_NAME = WAREHOUSE_JOB_NAME
 
@@ -25,8 +27,19 @@ def build_definitions(settings: Settings) -> Definitions:
         WAREHOUSE_JOB_NAME,
         selection=AssetSelection.all(),
         description=(
-            "Load every landing file into schema raw, `dbt build` every model and test, train and score "
-            "the ML models into schema ml, then publish a copy for the dashboards."
+            "Load every landing file into schema raw, `dbt build` every model and test (incremental models "
+            "take the new rows only), train and score the ML models into schema ml, then publish a copy for "
+            "the dashboards."
+        ),
+    )
+    # The same run with every dbt model rebuilt from the whole raw layer: one click in the UI.
+    full_refresh_job = define_asset_job(
+        WAREHOUSE_FULL_REFRESH_JOB_NAME,
+        selection=AssetSelection.all(),
+        tags={FULL_REFRESH_TAG: "true"},
+        description=(
+            "The warehouse job as a full refresh: reload every landing file and rebuild every dbt model "
+            "from scratch (`dbt build --full-refresh`) instead of the incremental path."
         ),
     )
     assets = [*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS]
@@ -34,7 +47,7 @@ def build_definitions(settings: Settings) -> Definitions:
         # Last of all, and only when every step before it succeeded: the copy the dashboards read.
         assets=[*assets, build_publish_asset(assets, settings.published_path), *PIPELINE_RECORD],
         asset_checks=ALL_ML_CHECKS,
-        jobs=[warehouse_job, refresh_job, refit_job],
+        jobs=[warehouse_job, full_refresh_job, refresh_job, refit_job],
         # Daily: fresh data scored with the saved models; weekly: the models re-fitted.
         schedules=[build_daily_schedule(REFRESH_JOB_NAME), build_weekly_refit_schedule()],
         sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME)],

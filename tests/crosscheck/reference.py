@@ -153,8 +153,55 @@ def parse_date(value: str | None, today: date) -> date | None:
     return parsed if parsed <= today else None
 
 
+def landing_files(landing: Path, file_name: str) -> list[Path]:
+    """A source's files in name order: ``<stem>.<ext>`` and ``<stem>_<tag>.<ext>`` (e.g. orders_2025-12-31.csv)."""
+    stem, _, ext = file_name.rpartition(".")
+    return sorted(
+        path
+        for path in landing.iterdir()
+        if path.is_file()
+        and (path.name == file_name or (path.name.startswith(stem + "_") and path.name.endswith("." + ext)))
+    )
+
+
+def read_order_files(paths: list[Path], now: datetime) -> pd.DataFrame:
+    """The clean order lines of several orders files read in the given (name) order.
+
+    A line identical to a line of any earlier file (or earlier in its file) counts once; within a
+    file the first valid line of an (order_id, line_number) wins; a later file's winner replaces an
+    earlier file's line with the same key (a corrected line re-sent).
+    """
+    seen_raw: set[tuple[str, ...]] = set()
+    latest: dict[tuple[str, int], dict[str, object]] = {}
+    for path in paths:
+        for row in _read_order_file(path, now, seen_raw):
+            latest[(row["order_id"], row["line_number"])] = row
+    return pd.DataFrame(list(latest.values()), columns=_ORDER_LINE_FIELDS)
+
+
 def read_order_lines(path: Path, now: datetime) -> pd.DataFrame:
     """The clean order lines of ``orders.csv``, in file order (quarantined lines dropped)."""
+    return pd.DataFrame(_read_order_file(path, now, set()), columns=_ORDER_LINE_FIELDS)
+
+
+_ORDER_LINE_FIELDS = [
+    "source_file",
+    "file_line",
+    "order_id",
+    "line_number",
+    "source_customer_id",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "revenue_cents",
+    "ordered_at",
+    "order_date",
+    "status",
+]
+
+
+def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) -> list[dict[str, object]]:
+    """The clean lines of one orders file; ``seen_raw`` holds the raw lines of earlier files (and grows)."""
     lines = _physical_lines(path)
     header = split_csv_line(lines[0]) if lines else None
     if header is None:
@@ -165,7 +212,6 @@ def read_order_lines(path: Path, now: datetime) -> pd.DataFrame:
         raise ValueError(f"{path}: missing columns {sorted(missing)}")
     position = {name: header.index(name) for name in ORDER_COLUMNS}
 
-    seen_raw: set[tuple[str, ...]] = set()
     seen_keys: set[tuple[str, int]] = set()
     rows: list[dict[str, object]] = []
     for file_line, line in enumerate(lines[1:], start=2):
@@ -217,6 +263,7 @@ def read_order_lines(path: Path, now: datetime) -> pd.DataFrame:
         revenue = (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
         rows.append(
             {
+                "source_file": path.name,
                 "file_line": file_line,
                 "order_id": order_id,
                 "line_number": line_number,
@@ -230,22 +277,7 @@ def read_order_lines(path: Path, now: datetime) -> pd.DataFrame:
                 "status": status,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "file_line",
-            "order_id",
-            "line_number",
-            "source_customer_id",
-            "product_id",
-            "quantity",
-            "unit_price",
-            "revenue_cents",
-            "ordered_at",
-            "order_date",
-            "status",
-        ],
-    )
+    return rows
 
 
 def read_customers(path: Path, today: date) -> dict[str, dict[str, object]]:
@@ -333,9 +365,14 @@ class Reference:
 
 def build_reference(landing: Path, now: datetime | None = None) -> Reference:
     now = now or datetime.now()
-    lines = read_order_lines(landing / "orders.csv", now)
-    customers = read_customers(landing / "customers.json", now.date())
-    products = read_products(landing / "products.parquet")
+    # Every file of a source, in name order: later files' records win (DECISIONS.md: Incremental builds).
+    lines = read_order_files(landing_files(landing, "orders.csv"), now)
+    customers: dict[str, dict[str, object]] = {}
+    for path in landing_files(landing, "customers.json"):
+        customers.update(read_customers(path, now.date()))
+    products: dict[str, dict[str, object]] = {}
+    for path in landing_files(landing, "products.parquet"):
+        products.update(read_products(path))
     if lines.empty:
         raise ValueError("no clean order line: nothing to cross-check")
 

@@ -9,11 +9,21 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from orchestration.defs.dbt.args import build_args, parse_args, vars_arg
+from orchestration.defs.dbt.args import (
+    FULL_REFRESH_TAG,
+    SCOPE_TESTS_VAR,
+    build_args,
+    is_full_refresh,
+    parse_args,
+    vars_arg,
+    warehouse_build_args,
+)
 from orchestration.defs.dbt.project import manifest_is_stale, project_inputs
+from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_parse
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
+from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 
 # --- command lines ---------------------------------------------------------------------------
 
@@ -44,6 +54,49 @@ def test_vars_are_json_with_sorted_keys_and_empty_vars_add_nothing() -> None:
     assert flag == "--vars"
     assert json.loads(value) == {"a": None, "b": 1}
     assert value.index('"a"') < value.index('"b"')
+
+
+def test_the_warehouse_build_is_incremental_with_scoped_tests_unless_a_full_refresh() -> None:
+    assert warehouse_build_args() == ["build", "--vars", json.dumps({SCOPE_TESTS_VAR: True})]
+    assert warehouse_build_args(unit_tests=False) == [
+        "build", "--vars", json.dumps({SCOPE_TESTS_VAR: True}), "--exclude-resource-type", "unit_test"]
+    assert warehouse_build_args(full_refresh=True) == ["build", "--full-refresh"]
+    assert warehouse_build_args(full_refresh=True, unit_tests=False) == ["build", "--full-refresh"]
+
+
+def test_unit_tests_are_skipped_only_on_the_project_they_last_passed_on(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 1}\n")
+    (project / "models" / "a.sql").write_text("select 1")
+    before = project_fingerprint(project)
+    assert project_fingerprint(project) == before
+    runs = tmp_path / "runs"
+    assert not unit_tests_passed_on(before, runs)
+    (runs / "run-1").mkdir(parents=True)
+    (runs / "run-1" / UNIT_TESTED_FILE).write_text(before)
+    assert unit_tests_passed_on(before, runs)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 2}\n")  # a var changes what models compute
+    changed = project_fingerprint(project)
+    assert changed != before and not unit_tests_passed_on(changed, runs)
+    (project / "dbt_project.yml").write_text("name: p\nvars: {x: 1}\n")
+    (project / "models" / "b.sql").write_text("select 2")  # a new model
+    assert project_fingerprint(project) not in {before, changed}
+    (project / "models" / "b.sql").unlink()
+    assert project_fingerprint(project) == before
+    # The latest mark decides: unit tests that passed later on another project do not vouch for this one.
+    (runs / "run-2").mkdir()
+    (runs / "run-2" / UNIT_TESTED_FILE).write_text(changed)
+    os.utime(runs / "run-2" / UNIT_TESTED_FILE, ns=(2 * 10**18, 2 * 10**18))
+    assert not unit_tests_passed_on(before, runs) and unit_tests_passed_on(changed, runs)
+
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    (None, False), ({}, False), ({FULL_REFRESH_TAG: "true"}, True), ({FULL_REFRESH_TAG: "True "}, True),
+    ({FULL_REFRESH_TAG: "1"}, True), ({FULL_REFRESH_TAG: "false"}, False), ({"other": "true"}, False),
+])
+def test_a_full_refresh_is_asked_for_by_the_run_tag(tags: dict[str, str] | None, expected: bool) -> None:
+    assert is_full_refresh(tags) is expected
 
 
 def test_parse_args_write_into_the_given_target(tmp_path: Path) -> None:
@@ -223,3 +276,38 @@ def test_cursor_round_trips_and_garbage_reads_as_none() -> None:
     fingerprint = {"orders.csv": [10, 123456789012345678]}
     assert decode_cursor(encode_cursor(fingerprint)) == fingerprint
     assert decode_cursor(None) is None and decode_cursor("not json") is None and decode_cursor("[1]") is None
+
+
+def test_a_run_starts_from_the_newest_earlier_partial_parse(tmp_path: Path) -> None:
+    database = tmp_path / "home" / "comptoir.duckdb"
+    project = tmp_path / "project"
+    (project / "target").mkdir(parents=True)
+    (project / "target" / "partial_parse.msgpack").write_bytes(b"project")
+    target = run_artifacts_dir(database, "new-run")
+    target.mkdir(parents=True)
+    assert seed_partial_parse(target, database, project) == project / "target" / "partial_parse.msgpack"
+    assert (target / "partial_parse.msgpack").read_bytes() == b"project"
+    for n, run in enumerate(["older", "newer"]):
+        folder = run_artifacts_dir(database, run)
+        folder.mkdir()
+        (folder / "partial_parse.msgpack").write_bytes(run.encode())
+        os.utime(folder / "partial_parse.msgpack", ns=(n * 10**9, n * 10**9))
+    (target / "partial_parse.msgpack").write_bytes(b"this run's own")
+    os.utime(target / "partial_parse.msgpack", ns=(5 * 10**9, 5 * 10**9))
+    seed_partial_parse(target, database, project)
+    assert (target / "partial_parse.msgpack").read_bytes() == b"newer"
+    (project / "target" / "partial_parse.msgpack").unlink()
+    elsewhere = tmp_path / "elsewhere" / "comptoir.duckdb"
+    assert seed_partial_parse(run_artifacts_dir(elsewhere, "run"), elsewhere, project) is None
+
+
+def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> None:
+    import re
+    import subprocess
+
+    from orchestration.defs.dbt.project import dbt_executable
+    from orchestration.defs.dbt.resources import dbt_resource
+
+    reported = subprocess.run([str(dbt_executable()), "--version"], capture_output=True, text=True, check=True,
+                              env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}).stdout
+    assert str(dbt_resource()._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)

@@ -3,14 +3,29 @@
     when a line refers to a customer missing from customers.json, that line belongs to the
     UNKNOWN member while the rest of the order stays with its customer. Guests are left out.
     Customer marts (dim_customers, RFM, cohorts, CLV, KPIs per customer) read this model, so it
-    is a table rather than ephemeral like the rest of the folder. -#}
+    is a table rather than ephemeral like the rest of the folder.
 
-{{ config(materialized='table') }}
+    Incremental (DECISIONS.md "Incremental builds"): the rows of every order with a line refreshed
+    since this table's last refresh are deleted (pre-hook: an order whose lines all became guest
+    lines has no row left) and computed again. -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ comptoir.delete_rows_of_refreshed_keys('order_id', ref('fct_order_lines')) }}",
+    on_schema_change='fail',
+) }}
 
 with lines as (
 
     select * from {{ ref('fct_order_lines') }}
     where customer_id is not null
+    {% if is_incremental() %}
+        and order_id in (
+            select order_id from {{ ref('fct_order_lines') }}
+            where refreshed_at > {{ comptoir.max_timestamp_literal(this, 'refreshed_at') }}
+        )
+    {% endif %}
 
 ),
 
@@ -33,5 +48,6 @@ customer_orders as (
 
 select
     *,
-    sale_lines > 0 as is_sale
+    sale_lines > 0 as is_sale,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from customer_orders

@@ -22,7 +22,8 @@ renamed as (
         registered_on,
         loyalty_tier,
         source_file,
-        source_line
+        source_line,
+        refreshed_at
     from base
 
 )

@@ -18,7 +18,8 @@ renamed as (
         event_at,
         cast(event_at as date) as event_date,
         source_file,
-        source_line
+        source_line,
+        refreshed_at
     from base
 
 )

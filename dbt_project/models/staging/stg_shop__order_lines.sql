@@ -24,7 +24,8 @@ renamed as (
         status,
         shipping_address,
         source_file,
-        source_line
+        source_line,
+        refreshed_at
     from base
 
 )

@@ -18,7 +18,8 @@ renamed as (
         list_price,
         unit_cost,
         source_file,
-        source_line
+        source_line,
+        refreshed_at
     from base
 
 )

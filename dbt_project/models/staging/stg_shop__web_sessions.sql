@@ -22,7 +22,8 @@ renamed as (
         order_id,
         order_id is not null as is_converted,
         source_file,
-        source_line
+        source_line,
+        refreshed_at
     from base
 
 )

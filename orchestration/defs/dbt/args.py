@@ -7,6 +7,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# A run tagged with this (value "true") rebuilds everything: `dbt build --full-refresh` (and the raw layer
+# reloads every file). Set by the `warehouse_full_refresh` job and `comptoir build --full-refresh`.
+FULL_REFRESH_TAG = "comptoir/full_refresh"
+# dbt var: scope the data tests of incremental models to the rows refreshed since each test last passed
+# (dbt_project/macros/tests/test_scope.sql). Incremental runs set it; full refreshes test every row.
+SCOPE_TESTS_VAR = "scope_tests_to_refreshed_rows"
+
 
 def _selection(flag: str, value: str | Sequence[str] | None) -> list[str]:
     if value is None:
@@ -57,3 +64,17 @@ def parse_args(project_dir: Path, target_path: Path, profiles_dir: Path | None =
         "--target-path", str(target_path),
         "--log-path", str(target_path),
     ]
+
+
+def is_full_refresh(tags: Mapping[str, str] | None) -> bool:
+    """Whether a run's tags ask for a full refresh."""
+    return str((tags or {}).get(FULL_REFRESH_TAG, "")).strip().lower() in {"true", "1", "yes"}
+
+
+def warehouse_build_args(full_refresh: bool = False, unit_tests: bool = True) -> list[str]:
+    """The warehouse's `dbt build`: incremental with tests scoped to refreshed rows, or a full refresh;
+    without dbt's unit tests when they already passed on this very project (see unit_tests.py)."""
+    if full_refresh:
+        return build_args(full_refresh=True)
+    args = build_args(vars={SCOPE_TESTS_VAR: True})
+    return args if unit_tests else [*args, "--exclude-resource-type", "unit_test"]

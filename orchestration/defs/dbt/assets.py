@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.contract import SOURCES
-from orchestration.defs.dbt.args import build_args
+from orchestration.defs.dbt.args import is_full_refresh, warehouse_build_args
 from orchestration.defs.dbt.project import ensure_manifest
 from orchestration.defs.dbt.resources import (
     DUCKDB_PATH_ENV,
@@ -22,9 +22,12 @@ from orchestration.defs.dbt.resources import (
     environment,
     prune_runs,
     run_artifacts_dir,
+    runs_dir,
+    seed_partial_parse,
 )
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
+from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import record_dbt_results
 
@@ -86,7 +89,8 @@ def build_dbt_assets(project: DbtProject, translator: DagsterDbtTranslator | Non
     def dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:
-        """`dbt build` of the selected models and their tests (staging -> intermediate -> marts)."""
+        """`dbt build` of the selected models and their tests (staging -> intermediate -> marts), incremental
+        unless the run carries the full-refresh tag."""
         yield from _dbt_build(context, dbt, warehouse)
 
     return dbt_models
@@ -96,9 +100,19 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     target = run_artifacts_dir(warehouse.database, context.run.run_id)
     prune_runs(warehouse.database)
     target.mkdir(parents=True, exist_ok=True)
+    seed_partial_parse(target, warehouse.database)
+    # Incremental unless the run is tagged for a full refresh (DECISIONS.md: Incremental builds).
+    full_refresh = is_full_refresh(context.run.tags)
+    if full_refresh:
+        context.log.info("full refresh: every dbt model is rebuilt from the whole raw layer")
+    fingerprint = project_fingerprint(Path(dbt.project_dir))
+    unit_tests = full_refresh or not unit_tests_passed_on(fingerprint, runs_dir(warehouse.database))
+    if not unit_tests:
+        context.log.info("dbt unit tests skipped: they passed on this very dbt project in an earlier build")
     # dbt's debug file log runs to ~15 MB a build: info is enough beside run_results.json.
     with environment(**{DUCKDB_PATH_ENV: str(Path(warehouse.database).resolve()), "DBT_LOG_LEVEL_FILE": "info"}):
-        invocation = dbt.cli(build_args(), context=context, target_path=target, raise_on_error=False)
+        invocation = dbt.cli(warehouse_build_args(full_refresh, unit_tests), context=context, target_path=target,
+                             raise_on_error=False)
     yield from _asset_events(context, invocation)
 
     results_path = target / RUN_RESULTS_FILE
@@ -129,6 +143,8 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             description=f"dbt build exited with {invocation.process.returncode}: {invocation.get_error()}",
             allow_retries=False,
         )
+    if unit_tests and any(r.resource_type == "unit_test" for r in summary.results):
+        (target / UNIT_TESTED_FILE).write_text(fingerprint, encoding="utf-8")
 
 
 dbt_models = build_dbt_assets(dbt_project)

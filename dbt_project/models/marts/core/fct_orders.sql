@@ -1,10 +1,26 @@
 {#- One row per order. Money counts completed lines only (sales); an order is a sale when at
     least one of its lines is completed. order_status is the lines' common status, or 'mixed'.
-    customer_id is the first line's; per-customer figures come from int_customer_orders. -#}
+    customer_id is the first line's; per-customer figures come from int_customer_orders.
+
+    Incremental (DECISIONS.md "Incremental builds"): every order with a line refreshed since this
+    table's last refresh is computed again from all its lines and replaces its old row. -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    on_schema_change='fail',
+) }}
 
 with lines as (
 
     select * from {{ ref('fct_order_lines') }}
+    {% if is_incremental() %}
+        where order_id in (
+            select order_id from {{ ref('fct_order_lines') }}
+            where refreshed_at > {{ comptoir.max_timestamp_literal(this, 'refreshed_at') }}
+        )
+    {% endif %}
 
 ),
 
@@ -63,7 +79,8 @@ select
     orders.distinct_products,
     orders.sale_lines > 0 as is_sale,
     orders.order_status = 'cancelled' as is_cancelled,
-    orders.order_status = 'returned' as is_returned
+    orders.order_status = 'returned' as is_returned,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from orders
 inner join first_lines
     on orders.order_id = first_lines.order_id and first_lines.line_rank = 1

@@ -1,10 +1,20 @@
 {#- Every raw customer record, parsed, with the first rule it breaks (dq_rule) and whether it
     was removed as a duplicate: an exact copy, or an earlier export of a customer exported again
-    later in the file (the latest record wins). -#}
+    later (the latest record wins: the last line of the last file in name order).
+
+    Incremental: the rows of every customer_id that a newly loaded raw row carries are judged
+    again together and replace that key's rows (DECISIONS.md "Incremental builds"). -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dedup_key',
+    on_schema_change='fail',
+) }}
 
 with source as (
 
-    select * from {{ source('shop', 'customers') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'customers'), [clean_text('customer_id')]) }}
 
 ),
 
@@ -17,6 +27,7 @@ countries as (
 cleaned as (
 
     select
+        source.dedup_key,
         {{ clean_text('source.customer_id') }} as customer_id,
         {{ clean_text('source.name') }} as customer_name,
         lower({{ clean_text('source.email') }}) as email,
@@ -33,7 +44,7 @@ cleaned as (
             partition by
                 source.customer_id, source.name, source.email, source.city, source.country,
                 source.registration_date, source.loyalty_tier
-            order by source._line_number
+            order by source._source_file, source._line_number
         ) as exact_copy_number
     from source
     left join countries
@@ -72,8 +83,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by customer_id, (exact_copy_number = 1 and dq_rule is null)
-            order by source_line desc
+            partition by dedup_key, (exact_copy_number = 1 and dq_rule is null)
+            order by source_file desc, source_line desc
         ) as recency_rank
     from checked
 
@@ -97,5 +108,7 @@ select
     case
         when exact_copy_number > 1 then 'exact_duplicate'
         when dq_rule is null and recency_rank > 1 then 'superseded'
-    end as removed_as
+    end as removed_as,
+    dedup_key,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from ranked

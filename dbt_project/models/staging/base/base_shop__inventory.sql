@@ -1,5 +1,6 @@
 {#- Every raw inventory snapshot row, parsed, with the first rule it breaks (dq_rule). The same
-    product × warehouse × time counted twice keeps its last row. -#}
+    product × warehouse × time counted twice keeps its last row (the last line of the last file
+    in name order). -#}
 
 with source as (
 
@@ -46,7 +47,8 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by product_id, warehouse_id, snapshot_at, (dq_rule is null) order by source_line desc
+            partition by product_id, warehouse_id, snapshot_at, (dq_rule is null)
+            order by source_file desc, source_line desc
         ) as recency_rank
     from checked
 
@@ -61,5 +63,6 @@ select
     source_line,
     loaded_at,
     dq_rule,
-    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as
+    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from ranked

@@ -1,16 +1,31 @@
 {#- Every raw order line, parsed, with the first data-quality rule it breaks (dq_rule) and
-    whether it is a removed duplicate. stg_shop__order_lines keeps the clean, first copies;
-    dq_quarantine keeps the rest. Rules: DECISIONS.md "Quarantine rules". -#}
+    whether it was removed: an exact copy of an earlier line, or a line superseded by a later
+    file's line with the same key. stg_shop__order_lines keeps the clean, winning lines;
+    dq_quarantine keeps the rest. Rules: DECISIONS.md "Quarantine rules" and "Incremental builds".
+
+    Incremental: the rows of every dedup_key (order_id, line_number) that a newly loaded raw row
+    shares are judged again, all of that key's rows together, and replace the key's old rows. -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dedup_key',
+    on_schema_change='fail',
+) }}
 
 with source as (
 
-    select * from {{ source('shop', 'orders') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'orders'), [
+        clean_text('order_id'),
+        'cast(' ~ comptoir.try_cast(clean_text('line_number'), 'integer') ~ ' as ' ~ dbt.type_string() ~ ')',
+    ]) }}
 
 ),
 
 cleaned as (
 
     select
+        dedup_key,
         {{ clean_text('order_id') }} as order_id,
         {{ clean_text('line_number') }} as line_number_text,
         {{ clean_text('customer_id') }} as customer_id,
@@ -23,12 +38,12 @@ cleaned as (
         _source_file as source_file,
         _line_number as source_line,
         _loaded_at as loaded_at,
-        -- exact duplicate lines: same text in every column of the contract
+        -- exact duplicate lines: same text in every column of the contract, in any file
         row_number() over (
             partition by
                 order_id, line_number, customer_id, product_id, quantity,
                 unit_price, order_date, status, shipping_address
-            order by _line_number
+            order by _source_file, _line_number
         ) as exact_copy_number
     from source
 
@@ -70,14 +85,28 @@ checked as (
 
 keyed as (
 
-    -- Two different lines claiming the same (order_id, line_number): the first in the file wins.
+    -- Two different valid lines with the same key in one file: the first in the file wins.
+    select
+        *,
+        exact_copy_number = 1 and row_rule is null as is_candidate,
+        row_number() over (
+            partition by dedup_key, source_file, (exact_copy_number = 1 and row_rule is null)
+            order by source_line
+        ) as file_copy_number
+    from checked
+
+),
+
+ranked as (
+
+    -- Each file's winner of a key: the one in the last file (in name order) supersedes the others.
     select
         *,
         row_number() over (
-            partition by order_id, line_number, (exact_copy_number = 1 and row_rule is null)
-            order by source_line
-        ) as key_copy_number
-    from checked
+            partition by dedup_key, (is_candidate and file_copy_number = 1)
+            order by source_file desc
+        ) as file_recency
+    from keyed
 
 )
 
@@ -97,7 +126,12 @@ select
     case
         when exact_copy_number > 1 then null
         when row_rule is not null then row_rule
-        when key_copy_number > 1 then 'duplicate_key'
+        when file_copy_number > 1 then 'duplicate_key'
     end as dq_rule,
-    case when exact_copy_number > 1 then 'exact_duplicate' end as removed_as
-from keyed
+    case
+        when exact_copy_number > 1 then 'exact_duplicate'
+        when is_candidate and file_copy_number = 1 and file_recency > 1 then 'superseded'
+    end as removed_as,
+    dedup_key,
+    {{ comptoir.batch_started_at() }} as refreshed_at
+from ranked

@@ -1,15 +1,26 @@
 {#- Every raw product row, parsed, with the first rule it breaks (dq_rule). A product listed
-    twice keeps its last row (removed_as = 'superseded'). -#}
+    twice keeps its last row (removed_as = 'superseded'): the last row of the last file in name order.
+
+    Incremental: the rows of every product_id that a newly loaded raw row carries are judged again
+    together and replace that key's rows (DECISIONS.md "Incremental builds"). -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dedup_key',
+    on_schema_change='fail',
+) }}
 
 with source as (
 
-    select * from {{ source('shop', 'products') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'products'), [clean_text('product_id')]) }}
 
 ),
 
 parsed as (
 
     select
+        dedup_key,
         {{ clean_text('product_id') }} as product_id,
         {{ clean_text('name') }} as product_name,
         {{ clean_text('category') }} as category,
@@ -45,7 +56,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by product_id, (dq_rule is null) order by source_line desc
+            partition by dedup_key, (dq_rule is null) order by source_file desc, source_line desc
         ) as recency_rank
     from checked
 
@@ -62,5 +73,7 @@ select
     source_line,
     loaded_at,
     dq_rule,
-    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as
+    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as,
+    dedup_key,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from ranked

@@ -1,15 +1,26 @@
 {#- Every raw web session, parsed, with the first rule it breaks (dq_rule). A session id seen
-    twice keeps its last row. -#}
+    twice keeps its last row (the last line of the last file in name order).
+
+    Incremental: the rows of every session_id that a newly loaded raw row carries are judged again
+    together and replace that key's rows (DECISIONS.md "Incremental builds"). -#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='dedup_key',
+    on_schema_change='fail',
+) }}
 
 with source as (
 
-    select * from {{ source('shop', 'web_sessions') }}
+    {{ comptoir.raw_rows_to_judge(source('shop', 'web_sessions'), [clean_text('session_id')]) }}
 
 ),
 
 parsed as (
 
     select
+        dedup_key,
         {{ clean_text('session_id') }} as session_id,
         {{ clean_text('customer_id') }} as customer_id,
         {{ clean_text('started_at') }} as started_at_text,
@@ -47,7 +58,9 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by session_id, (dq_rule is null) order by source_line desc) as recency_rank
+        row_number() over (
+            partition by dedup_key, (dq_rule is null) order by source_file desc, source_line desc
+        ) as recency_rank
     from checked
 
 )
@@ -64,5 +77,7 @@ select
     source_line,
     loaded_at,
     dq_rule,
-    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as
+    case when dq_rule is null and recency_rank > 1 then 'superseded' end as removed_as,
+    dedup_key,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from ranked

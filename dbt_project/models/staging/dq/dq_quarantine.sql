@@ -27,12 +27,36 @@ with rules as (
 ),
 
 {% for source_name, base_model, natural_key, raw_columns in sources %}
-    raw_{{ source_name }} as (
+    quarantined_{{ source_name }} as (
 
         select
-            _line_number,
-            {{ comptoir.row_to_json(raw_columns) }} as original_values
-        from {{ source('shop', source_name) }}
+            {{ natural_key }} as natural_key,
+            dq_rule as rule,
+            source_file,
+            source_line,
+            loaded_at
+        from {{ ref(base_model) }}
+        where dq_rule is not null
+
+    ),
+
+    -- The raw row of each quarantined row (line numbers repeat across files: join on both);
+    -- serialised after the join, so only quarantined rows are turned into JSON.
+    with_values_{{ source_name }} as (
+
+        select
+            '{{ source_name }}' as source,
+            quarantined_rows.natural_key,
+            quarantined_rows.rule,
+            {{ comptoir.row_to_json(raw_columns) }} as original_values,
+            quarantined_rows.source_file,
+            quarantined_rows.source_line,
+            quarantined_rows.loaded_at
+        from quarantined_{{ source_name }} as quarantined_rows
+        inner join {{ source('shop', source_name) }} as raw_rows
+            on
+                quarantined_rows.source_file = raw_rows._source_file
+                and quarantined_rows.source_line = raw_rows._line_number
 
     ),
 {% endfor %}
@@ -40,18 +64,7 @@ with rules as (
 quarantined as (
 
     {% for source_name, base_model, natural_key, raw_columns in sources %}
-        select
-            '{{ source_name }}' as source,
-            {{ natural_key }} as natural_key,
-            base.dq_rule as rule,
-            raw_rows.original_values,
-            base.source_file,
-            base.source_line,
-            base.loaded_at
-        from {{ ref(base_model) }} as base
-        inner join raw_{{ source_name }} as raw_rows
-            on base.source_line = raw_rows._line_number
-        where base.dq_rule is not null
+        select * from with_values_{{ source_name }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
