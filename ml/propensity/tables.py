@@ -15,12 +15,11 @@ import duckdb
 import pandas as pd
 
 from ml.progress import step
+from ml.propensity import CUSTOMER_SCORES_TABLE
 from ml.propensity.features import build_features, feature_table, read_feature_chunks
 from ml.propensity.model import CHUNK_ROWS, N_REASONS, TrainingResult, score_customers
 from ml.warehouse import finite_metrics, finite_or_none, replace_table_from_query, scalar
 
-MODEL_RUNS_TABLE = "model_runs"
-CUSTOMER_SCORES_TABLE = "customer_scores"
 REASON_SEPARATOR = "; "
 _SCORES_STAGING = "_customer_scores"  # temporary: the chunks' scores until they replace the table
 _HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "top_decile_lift")

@@ -22,18 +22,10 @@ from dagster import (
     multi_asset,
 )
 
-from ml.anomalies import write_order_anomalies
-from ml.propensity.model import train_and_evaluate
-from ml.propensity.registry import ModelNotFoundError, load_model, save_model
-from ml.propensity.tables import (
-    CUSTOMER_SCORES_TABLE,
-    MODEL_RUNS_TABLE,
-    model_run_record,
-    write_customer_scores,
-)
+# scikit-learn and the modules built on it are imported inside the assets that use them: loading the definitions
+# (every `comptoir build`, before its first landing file is read) then costs no scikit-learn import (~2 s).
+from ml.propensity import CUSTOMER_SCORES_TABLE, MODEL_RUNS_TABLE
 from ml.segments.features import build_segment_features
-from ml.segments.model import assign_segments, fit_segment_model
-from ml.segments.registry import SegmentModelNotFoundError, load_segment_model, save_segment_model
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
@@ -64,6 +56,10 @@ PROPENSITY_INPUTS = [
     ),
 )
 def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.propensity.model import train_and_evaluate
+    from ml.propensity.registry import save_model
+    from ml.propensity.tables import model_run_record
+
     trained_at = datetime.now(UTC)
     with timed(context, "ml.model_runs") as done, connect(warehouse) as con:
         as_of = read_as_of_date(con)
@@ -118,6 +114,9 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
     ),
 )
 def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.propensity.registry import ModelNotFoundError, load_model
+    from ml.propensity.tables import write_customer_scores
+
     with timed(context, "ml.customer_scores") as done:
         try:
             result, metadata = load_model(warehouse.models_path)
@@ -221,6 +220,9 @@ SEGMENT_INPUTS = [
     ),
 )
 def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.segments.model import fit_segment_model
+    from ml.segments.registry import save_segment_model
+
     with timed(context, "ml.segment_model") as done, connect(warehouse) as con:
         as_of = read_as_of_date(con)
         features = build_segment_features(con, as_of)
@@ -277,6 +279,9 @@ def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) 
     name="behavioural_segments",
 )
 def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseResource):
+    from ml.segments.model import assign_segments
+    from ml.segments.registry import SegmentModelNotFoundError, load_segment_model
+
     with timed(context, "ml.customer_segments") as done, connect(warehouse) as con:
         try:
             model = load_segment_model(warehouse.models_path)
@@ -347,6 +352,8 @@ ORDER_ANOMALIES_KEY = AssetKey([ML_SCHEMA, "order_anomalies"])
     ),
 )
 def order_anomalies(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    from ml.anomalies import write_order_anomalies
+
     with timed(context, "ml.order_anomalies") as done, connect(warehouse) as con:
         try:
             result = write_order_anomalies(con)
