@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from orchestration.contract import SOURCES, Source
+from orchestration.defs.dbt.args import is_full_refresh
 from orchestration.defs.resources import WarehouseResource
 from orchestration.raw_load import LoadResult, RawFileError, load_source
 
@@ -76,14 +77,13 @@ def build_raw_asset(source: Source) -> AssetsDefinition:
         loaded_at = datetime.now(UTC).replace(tzinfo=None)
         try:
             with warehouse.connect() as con:
-                result = load_source(con, source, warehouse.seeds_path, loaded_at, full_refresh=config.full_refresh)
+                # The warehouse_full_refresh job and `comptoir build --full-refresh` reload every file too.
+                full_refresh = config.full_refresh or is_full_refresh(context.run.tags)
+                result = load_source(con, source, warehouse.seeds_path, loaded_at, full_refresh=full_refresh)
         except RawFileError as error:
             # A bad landing file is the user's to fix: say which and why, without a stack trace.
             raise Failure(description=str(error), allow_retries=False) from error
-        actions = ", ".join(f"{f.name} {f.action.value}" for f in result.files) or "no file"
-        context.log.info(
-            f"raw.{source.name}: {result.rows_loaded} rows loaded, {result.rows_rejected} rejected ({actions})"
-        )
+        # The loader's own log line (a managed Python logger) says what was loaded, in Dagster and on the terminal.
         return MaterializeResult(metadata=load_metadata(result))
 
     return _raw_asset
