@@ -61,6 +61,7 @@ CHUNK_ROWS = 200_000
 RFM_COLUMNS: tuple[str, ...] = ("days_since_last_order", "orders_365d", "revenue_365d")
 # Threads for the forest (fit and predict): the assets run one at a time, and the results do not depend on it.
 N_JOBS = 2
+MIN_ROWS_PER_THREAD = 5_000  # fewer rows are predicted on the calling thread: a thread costs more than it saves
 # Isotonic calibration needs many positives per fold to be stable; below this, fall back to sigmoid.
 ISOTONIC_MIN_POSITIVES = 1000
 
@@ -264,7 +265,8 @@ def positive_probability(model: Any, x: pd.DataFrame) -> np.ndarray:
     boosted model's own OpenMP threads, started and stopped for each of its hundreds of trees, took twice as
     long as a single core on a busy machine; two Python threads keep both cores busy without that.
     """
-    parts = [x.iloc[rows] for rows in np.array_split(np.arange(len(x)), N_JOBS)] if len(x) >= 2 * N_JOBS else [x]
+    split = len(x) >= N_JOBS * MIN_ROWS_PER_THREAD
+    parts = [x.iloc[rows] for rows in np.array_split(np.arange(len(x)), N_JOBS)] if split else [x]
 
     def on_one_core(part: pd.DataFrame) -> np.ndarray:
         with threadpool_limits(1):  # OpenMP's limit is per thread: set in the thread that predicts
