@@ -145,3 +145,28 @@
         )
     {%- endif %}
 {%- endmacro %}
+
+
+{#- dq_quarantine's pre-hook: delete the rows of every base row judged again since the quarantine's
+    last refresh (the model then appends those still quarantined). -#}
+{% macro delete_quarantine_of_refreshed_rows() -%}
+    {%- if is_incremental() -%}
+        {%- set watermark = comptoir.max_timestamp_literal(this, 'refreshed_at') -%}
+        delete from {{ this }} as quarantined
+        where exists (
+            {%- for source_name, base_model in [
+                ('orders', 'base_shop__orders'), ('customers', 'base_shop__customers'),
+                ('products', 'base_shop__products'), ('inventory', 'base_shop__inventory'),
+                ('web_sessions', 'base_shop__web_sessions'), ('email_events', 'base_shop__email_events'),
+            ] %}
+            select 1 from {{ ref(base_model) }} as judged
+            where
+                quarantined.source = '{{ source_name }}'
+                and judged.refreshed_at > {{ watermark }}
+                and judged.source_file = quarantined.source_file
+                and judged.source_line = quarantined.source_line
+            {% if not loop.last %}union all{% endif %}
+            {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
