@@ -51,9 +51,10 @@ with rules as (
             source_line,
             loaded_at
         from {{ ref(base_model) }}
-        where
-            dq_rule is not null
-            {% if is_incremental() %}and refreshed_at > {{ watermark }}{% endif %}
+        where dq_rule is not null
+        {% if is_incremental() %}
+            and refreshed_at > {{ watermark }}
+        {% endif %}
 
     ),
 
