@@ -60,7 +60,11 @@
         {%- set full_refresh = flags.FULL_REFRESH -%}
     {%- endif -%}
     {%- if not full_refresh and execute and model.config.materialized == 'incremental' -%}
-        {%- set full_refresh = comptoir.history_rewritten() -%}
+        {#- asked several times per model by the materialization: the answer is kept on the node -#}
+        {%- if model.get('comptoir_history_rewritten') is none -%}
+            {%- do model.update({'comptoir_history_rewritten': comptoir.history_rewritten()}) -%}
+        {%- endif -%}
+        {%- set full_refresh = model['comptoir_history_rewritten'] -%}
     {%- endif -%}
     {% do return(full_refresh) %}
 {% endmacro %}

@@ -315,13 +315,13 @@ class Build:
 
 
 def run_dbt(database: Path, target: Path, *, full_refresh: bool = False, scoped_tests: bool = False,
-            parsed: Path | None = None) -> Build:
+            parsed: Path | None = None, select: str | None = None) -> Build:
     """`dbt build` as the Dagster step runs it; `parsed`: an earlier target folder whose parse dbt may reuse."""
     target.mkdir(parents=True, exist_ok=True)
     if parsed and (parsed / "partial_parse.msgpack").exists():
         shutil.copy2(parsed / "partial_parse.msgpack", target / "partial_parse.msgpack")
     env = {**os.environ, "COMPTOIR_DUCKDB_PATH": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    args = build_args(full_refresh=full_refresh,
+    args = build_args(select=select, full_refresh=full_refresh,
                       vars={"scope_tests_to_refreshed_rows": True} if scoped_tests else None)
     started = time.monotonic()
     completed = subprocess.run(
@@ -503,6 +503,33 @@ def test_the_incremental_run_tested_only_the_refreshed_rows(builds: Builds) -> N
 def _scoped(sql: str) -> bool:
     """The compiled test reads only the refreshed rows, or the rows sharing a key with one."""
     return "scoped_rows where refreshed_at > cast(" in sql or "refreshed_rows.refreshed_at > cast(" in sql
+
+
+def test_a_removed_file_rebuilds_what_reads_its_source(builds: Builds, tmp_path: Path) -> None:
+    """raw.load_log says a file was removed: the incremental models of that source rebuild in full."""
+    copy = tmp_path / "comptoir.duckdb"
+    shutil.copyfile(builds.incremental.database, copy)
+    removed = next(name for name in builds.scenario.day_files if name.startswith("web_sessions_"))
+    with duckdb.connect(str(copy)) as con:
+        before = dict(con.execute("select session_id, removed_as from staging.base_shop__web_sessions "
+                                  "where source_file <> ?", [removed]).fetchall())
+        con.execute("delete from raw.web_sessions where _source_file = ?", [removed])
+        con.execute("insert into raw.load_log values (now()::timestamp, 'web_sessions', ?, 'removed', 0, 0)",
+                    [removed])
+        (raw_rows,) = con.execute("select count(*) from raw.web_sessions").fetchone()
+    run_dbt(copy, tmp_path / "target", select="base_shop__web_sessions base_shop__email_events",
+            parsed=builds.incremental.target)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        rows, from_removed, runs = con.execute(
+            "select count(*), count(*) filter (where source_file = ?), count(distinct refreshed_at) "
+            "from staging.base_shop__web_sessions", [removed]).fetchone()
+        after = dict(con.execute("select session_id, removed_as from staging.base_shop__web_sessions").fetchall())
+        (events_kept,) = con.execute("select count(*) from staging.base_shop__email_events where refreshed_at = ?",
+                                     [builds.history_marker]).fetchone()
+    assert (rows, from_removed, runs) == (raw_rows, 0, 1), "web sessions rebuilt in full from what raw holds"
+    assert [s for s, kind in before.items() if kind == "superseded" and after[s] is None], \
+        "the session the removed file had superseded is the current one again"
+    assert events_kept > 0, "e-mail events, whose history was not rewritten, stayed incremental"
 
 
 # --------------------------------------------------------------------------------------------
