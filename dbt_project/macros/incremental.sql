@@ -60,7 +60,11 @@
         {%- set full_refresh = flags.FULL_REFRESH -%}
     {%- endif -%}
     {%- if not full_refresh and execute and model.config.materialized == 'incremental' -%}
-        {%- set full_refresh = comptoir.history_rewritten() -%}
+        {#- asked several times per model by the materialization: the answer is kept on the node -#}
+        {%- if model.get('comptoir_history_rewritten') is none -%}
+            {%- do model.update({'comptoir_history_rewritten': comptoir.history_rewritten()}) -%}
+        {%- endif -%}
+        {%- set full_refresh = model['comptoir_history_rewritten'] -%}
     {%- endif -%}
     {% do return(full_refresh) %}
 {% endmacro %}
@@ -144,4 +148,29 @@
                 )
         )
     {%- endif %}
+{%- endmacro %}
+
+
+{#- dq_quarantine's pre-hook: delete the rows of every base row judged again since the quarantine's
+    last refresh (the model then appends those still quarantined). -#}
+{% macro delete_quarantine_of_refreshed_rows() -%}
+    {%- if is_incremental() -%}
+        {%- set watermark = comptoir.max_timestamp_literal(this, 'refreshed_at') -%}
+        delete from {{ this }} as quarantined
+        where exists (
+            {%- for source_name, base_model in [
+                ('orders', 'base_shop__orders'), ('customers', 'base_shop__customers'),
+                ('products', 'base_shop__products'), ('inventory', 'base_shop__inventory'),
+                ('web_sessions', 'base_shop__web_sessions'), ('email_events', 'base_shop__email_events'),
+            ] %}
+            select 1 from {{ ref(base_model) }} as judged
+            where
+                quarantined.source = '{{ source_name }}'
+                and judged.refreshed_at > {{ watermark }}
+                and judged.source_file = quarantined.source_file
+                and judged.source_line = quarantined.source_line
+            {% if not loop.last %}union all{% endif %}
+            {%- endfor %}
+        )
+    {%- endif -%}
 {%- endmacro %}

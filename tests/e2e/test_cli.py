@@ -86,3 +86,18 @@ def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make
     completed = run(["build", "--seeds", str(folder)], tmp_path / "home", tmp_path)
     assert completed.returncode == 1
     assert "customers.json: required source file is missing" in completed.stderr
+
+
+def test_build_full_refresh_rebuilds_every_model(tmp_path: Path, make_seeds) -> None:
+    import json
+
+    folder = make_seeds()
+    home = tmp_path / "home"
+    arguments = []
+    for flags in ([], ["--full-refresh"]):
+        completed = run(["build", "--seeds", str(folder), *flags], home, tmp_path)
+        assert completed.returncode == 0, completed.stderr
+        newest = max((home / "dbt" / "runs").iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        arguments.append(json.loads((newest / "run_results.json").read_text())["args"])
+    assert not arguments[0].get("full_refresh") and arguments[0]["vars"] == {"scope_tests_to_refreshed_rows": True}
+    assert arguments[1]["full_refresh"] is True

@@ -173,6 +173,8 @@ class Scenario:
     corrected_line: tuple[str, int, str]  # (order_id, line_number, new status)
     known_later_customer: str  # a customer whose old orders arrived before its record
     changed_product: str  # a product whose cost changes on day N
+    order_day: str  # day N
+    late_file: str  # a late file that sorts before the history's last orders file
 
 
 def make_scenario(sample: Path, root: Path) -> Scenario:
@@ -237,9 +239,24 @@ def make_scenario(sample: Path, root: Path) -> Scenario:
         fields[0], fields[1], fields[2], fields[3] = NEW_ORDER_ID, str(number), NEW_CUSTOMER_ID, product
         new_order.append(_csv_line(fields))
 
-    (history / "orders.csv").write_text("\n".join(header + orders_history) + "\n", encoding="utf-8")
+    # The history's last day came as a file of its own, with one line the quarantine keeps (a negative
+    # price). A late file for the day before, delivered with day N, holds an exact copy of that line:
+    # it sorts first, so its copy is the one kept and the later file's row leaves the quarantine.
+    previous_day = max(day for day in (_iso_day(next(csv.reader([line]))[columns.index("order_date")])
+                                       for line in orders_history) if day < order_day)
+    planted = list(clean_day[0])
+    planted[0], planted[columns.index("unit_price")] = "O700001", "-5.00"
+    planted[columns.index("order_date")] = previous_day + planted[columns.index("order_date")][10:]
+    on_previous_day = [line for line in orders_history if line.split(",")[columns.index("order_date")][:10]
+                       == previous_day]
+    older = [line for line in orders_history if line not in set(on_previous_day)]
+    (history / "orders.csv").write_text("\n".join(header + older) + "\n", encoding="utf-8")
+    (history / f"orders_{previous_day}.csv").write_text(
+        "\n".join(header + on_previous_day + [_csv_line(planted)]) + "\n", encoding="utf-8")
+    late_file = f"orders_{date.fromisoformat(previous_day).replace(day=1).isoformat()}.csv"
     (history / "customers.json").write_text("\n".join(customers_history) + "\n", encoding="utf-8")
     day_files = {
+        late_file: "\n".join([*header, _csv_line(planted)]) + "\n",
         f"orders_{order_day}.csv": "\n".join(
             header + unusable + orders_day + new_order + [_csv_line(corrected), _csv_line(moved), _csv_line(guest),
                                                          copy]) + "\n",
@@ -266,6 +283,7 @@ def make_scenario(sample: Path, root: Path) -> Scenario:
         history=history, day_files=day_files, products_day=products_day,
         corrected_line=(corrected[0], int(corrected[1]), "returned"),
         known_later_customer=str(late_customer["customer_id"]), changed_product=str(changed["product_id"]),
+        order_day=order_day, late_file=late_file,
     )
 
 
@@ -297,13 +315,13 @@ class Build:
 
 
 def run_dbt(database: Path, target: Path, *, full_refresh: bool = False, scoped_tests: bool = False,
-            parsed: Path | None = None) -> Build:
+            parsed: Path | None = None, select: str | None = None) -> Build:
     """`dbt build` as the Dagster step runs it; `parsed`: an earlier target folder whose parse dbt may reuse."""
     target.mkdir(parents=True, exist_ok=True)
     if parsed and (parsed / "partial_parse.msgpack").exists():
         shutil.copy2(parsed / "partial_parse.msgpack", target / "partial_parse.msgpack")
     env = {**os.environ, "COMPTOIR_DUCKDB_PATH": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    args = build_args(full_refresh=full_refresh,
+    args = build_args(select=select, full_refresh=full_refresh,
                       vars={"scope_tests_to_refreshed_rows": True} if scoped_tests else None)
     started = time.monotonic()
     completed = subprocess.run(
@@ -415,6 +433,12 @@ def test_the_second_build_was_incremental(builds: Builds) -> None:
             assert kept > 0 and refreshed > 0, f"{table}: {kept} rows kept, {refreshed} refreshed"
             assert kept + refreshed == total, table
             assert refreshed < total / 4, f"{table}: {refreshed} of {total} rows refreshed by one day"
+        # The quarantine keeps its rows of untouched keys (inventory's, a table rebuilt every run, are all new).
+        kept, refreshed = con.execute("""
+            select count(*) filter (where refreshed_at = ? and source = 'orders'),
+                   count(*) filter (where refreshed_at > ?)
+            from staging.dq_quarantine""", [builds.history_marker, builds.history_marker]).fetchone()
+        assert kept > 100 and refreshed >= 150, (kept, refreshed)
 
 
 def test_the_quarantine_tells_rows_of_different_files_apart(builds: Builds) -> None:
@@ -425,7 +449,20 @@ def test_the_quarantine_tells_rows_of_different_files_apart(builds: Builds) -> N
         rules = dict(con.execute("""select source_file, count(*) from staging.dq_quarantine
                                     where source = 'orders' and rule = 'blank_product_id' group by 1""").fetchall())
     assert shared > 0, "no line number is quarantined in two files: the scenario does not test the key"
-    assert rules[next(name for name in builds.scenario.day_files if name.startswith("orders_"))] >= 150
+    assert rules[f"orders_{builds.scenario.order_day}.csv"] >= 150
+
+
+def test_a_late_file_that_sorts_first_takes_over_an_old_quarantined_line(builds: Builds) -> None:
+    with duckdb.connect(str(builds.incremental.database), read_only=True) as con:
+        rows = con.execute("""select source_file, dq_rule, removed_as from staging.base_shop__orders
+                              where order_id = 'O700001' order by source_file""").fetchall()
+        quarantined = con.execute("select source_file, rule from staging.dq_quarantine "
+                                  "where natural_key = 'O700001/1'").fetchall()
+    later = next(name for name in sorted(builds.scenario.day_files) if name > builds.scenario.late_file)
+    assert builds.scenario.late_file < later
+    assert rows[0] == (builds.scenario.late_file, "negative_price", None)
+    assert rows[1][1:] == (None, "exact_duplicate") and len(rows) == 2
+    assert quarantined == [(builds.scenario.late_file, "negative_price")]
 
 
 def test_late_and_corrected_rows_update_in_place(builds: Builds) -> None:
@@ -466,6 +503,33 @@ def test_the_incremental_run_tested_only_the_refreshed_rows(builds: Builds) -> N
 def _scoped(sql: str) -> bool:
     """The compiled test reads only the refreshed rows, or the rows sharing a key with one."""
     return "scoped_rows where refreshed_at > cast(" in sql or "refreshed_rows.refreshed_at > cast(" in sql
+
+
+def test_a_removed_file_rebuilds_what_reads_its_source(builds: Builds, tmp_path: Path) -> None:
+    """raw.load_log says a file was removed: the incremental models of that source rebuild in full."""
+    copy = tmp_path / "comptoir.duckdb"
+    shutil.copyfile(builds.incremental.database, copy)
+    removed = next(name for name in builds.scenario.day_files if name.startswith("web_sessions_"))
+    with duckdb.connect(str(copy)) as con:
+        before = dict(con.execute("select session_id, removed_as from staging.base_shop__web_sessions "
+                                  "where source_file <> ?", [removed]).fetchall())
+        con.execute("delete from raw.web_sessions where _source_file = ?", [removed])
+        con.execute("insert into raw.load_log values (now()::timestamp, 'web_sessions', ?, 'removed', 0, 0)",
+                    [removed])
+        (raw_rows,) = con.execute("select count(*) from raw.web_sessions").fetchone()
+    run_dbt(copy, tmp_path / "target", select="base_shop__web_sessions base_shop__email_events",
+            parsed=builds.incremental.target)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        rows, from_removed, runs = con.execute(
+            "select count(*), count(*) filter (where source_file = ?), count(distinct refreshed_at) "
+            "from staging.base_shop__web_sessions", [removed]).fetchone()
+        after = dict(con.execute("select session_id, removed_as from staging.base_shop__web_sessions").fetchall())
+        (events_kept,) = con.execute("select count(*) from staging.base_shop__email_events where refreshed_at = ?",
+                                     [builds.history_marker]).fetchone()
+    assert (rows, from_removed, runs) == (raw_rows, 0, 1), "web sessions rebuilt in full from what raw holds"
+    assert [s for s, kind in before.items() if kind == "superseded" and after[s] is None], \
+        "the session the removed file had superseded is the current one again"
+    assert events_kept > 0, "e-mail events, whose history was not rewritten, stayed incremental"
 
 
 # --------------------------------------------------------------------------------------------

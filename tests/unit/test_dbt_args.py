@@ -19,11 +19,17 @@ from orchestration.defs.dbt.args import (
     warehouse_build_args,
 )
 from orchestration.defs.dbt.project import manifest_is_stale, project_inputs
+from orchestration.defs.dbt.project_state import (
+    BUILT_PROJECT_FILE,
+    UNIT_TESTED_FILE,
+    project_changed_since_last_build,
+    project_fingerprint,
+    unit_tests_passed_on,
+)
 from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_parse
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
-from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 
 # --- command lines ---------------------------------------------------------------------------
 
@@ -89,6 +95,16 @@ def test_unit_tests_are_skipped_only_on_the_project_they_last_passed_on(tmp_path
     (runs / "run-2" / UNIT_TESTED_FILE).write_text(changed)
     os.utime(runs / "run-2" / UNIT_TESTED_FILE, ns=(2 * 10**18, 2 * 10**18))
     assert not unit_tests_passed_on(before, runs) and unit_tests_passed_on(changed, runs)
+
+
+
+def test_a_changed_project_is_rebuilt_only_when_an_earlier_build_is_on_record(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert not project_changed_since_last_build("new", runs)  # a first build is a full build anyway
+    (runs / "run-1").mkdir(parents=True)
+    (runs / "run-1" / BUILT_PROJECT_FILE).write_text("old")
+    assert project_changed_since_last_build("new", runs)
+    assert not project_changed_since_last_build("old", runs)
 
 
 @pytest.mark.parametrize(("tags", "expected"), [

@@ -15,6 +15,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, 
 from orchestration.contract import SOURCES
 from orchestration.defs.dbt.args import is_full_refresh, warehouse_build_args
 from orchestration.defs.dbt.project import ensure_manifest
+from orchestration.defs.dbt.project_state import (
+    BUILT_PROJECT_FILE,
+    UNIT_TESTED_FILE,
+    project_changed_since_last_build,
+    project_fingerprint,
+    unit_tests_passed_on,
+)
 from orchestration.defs.dbt.resources import (
     DUCKDB_PATH_ENV,
     RUN_RESULTS_FILE,
@@ -27,7 +34,6 @@ from orchestration.defs.dbt.resources import (
 )
 from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
-from orchestration.defs.dbt.unit_tests import UNIT_TESTED_FILE, project_fingerprint, unit_tests_passed_on
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import record_dbt_results
 
@@ -101,12 +107,17 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
     prune_runs(warehouse.database)
     target.mkdir(parents=True, exist_ok=True)
     seed_partial_parse(target, warehouse.database)
-    # Incremental unless the run is tagged for a full refresh (DECISIONS.md: Incremental builds).
+    # Incremental unless the run is tagged for a full refresh or the dbt project changed since the last
+    # build (DECISIONS.md: Incremental builds; A changed dbt project rebuilds in full).
+    runs = runs_dir(warehouse.database)
+    fingerprint = project_fingerprint(Path(dbt.project_dir))
     full_refresh = is_full_refresh(context.run.tags)
     if full_refresh:
         context.log.info("full refresh: every dbt model is rebuilt from the whole raw layer")
-    fingerprint = project_fingerprint(Path(dbt.project_dir))
-    unit_tests = full_refresh or not unit_tests_passed_on(fingerprint, runs_dir(warehouse.database))
+    elif project_changed_since_last_build(fingerprint, runs):
+        full_refresh = True
+        context.log.info("the dbt project changed since the last build: every dbt model is rebuilt (full refresh)")
+    unit_tests = full_refresh or not unit_tests_passed_on(fingerprint, runs)
     if not unit_tests:
         context.log.info("dbt unit tests skipped: they passed on this very dbt project in an earlier build")
     # dbt's debug file log runs to ~15 MB a build: info is enough beside run_results.json.
@@ -143,6 +154,7 @@ def _dbt_build(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: W
             description=f"dbt build exited with {invocation.process.returncode}: {invocation.get_error()}",
             allow_retries=False,
         )
+    (target / BUILT_PROJECT_FILE).write_text(fingerprint, encoding="utf-8")
     if unit_tests and any(r.resource_type == "unit_test" for r in summary.results):
         (target / UNIT_TESTED_FILE).write_text(fingerprint, encoding="utf-8")
 

@@ -1,6 +1,10 @@
 {#- Every row that breaks a data-quality rule, from every source: which rule, the natural key,
     the original values as exported (JSON) and where it came from. Nothing is dropped silently:
-    raw rows = staged rows + quarantined rows + removed duplicates (tests/reconcile_sources.sql). -#}
+    raw rows = staged rows + quarantined rows + removed duplicates (tests/reconcile_sources.sql).
+
+    Incremental (DECISIONS.md "Incremental builds"): a pre-hook deletes the rows of every base row
+    judged again since this table's last refresh (a row may leave the quarantine, e.g. when a new
+    file makes it a removed duplicate), then the quarantined ones among them are appended. -#}
 
 {%- set sources = [
     ('orders', 'base_shop__orders',
@@ -20,6 +24,17 @@
         ['event_id', 'customer_id', 'campaign_id', 'event_type', 'event_at']),
 ] -%}
 
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ comptoir.delete_quarantine_of_refreshed_rows() }}",
+    on_schema_change='fail',
+) }}
+
+{%- if is_incremental() %}
+    {%- set watermark = comptoir.max_timestamp_literal(this, 'refreshed_at') %}
+{%- endif %}
+
 with rules as (
 
     select * from {{ ref('dq_rules') }}
@@ -37,6 +52,9 @@ with rules as (
             loaded_at
         from {{ ref(base_model) }}
         where dq_rule is not null
+        {% if is_incremental() %}
+            and refreshed_at > {{ watermark }}
+        {% endif %}
 
     ),
 
@@ -78,6 +96,7 @@ select
     quarantined.original_values,
     quarantined.source_file,
     quarantined.source_line,
-    quarantined.loaded_at
+    quarantined.loaded_at,
+    {{ comptoir.batch_started_at() }} as refreshed_at
 from quarantined
 left join rules on quarantined.rule = rules.rule
