@@ -5,13 +5,6 @@
     Incremental: the rows of every customer_id that a newly loaded raw row carries are judged
     again together and replace that key's rows (DECISIONS.md "Incremental builds"). -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='dedup_key',
-    on_schema_change='fail',
-) }}
-
 with source as (
 
     {{ comptoir.raw_rows_to_judge(source('shop', 'customers'), [clean_text('customer_id')]) }}

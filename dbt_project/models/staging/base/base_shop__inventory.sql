@@ -2,6 +2,9 @@
     product × warehouse × time counted twice keeps its last row (the last line of the last file
     in name order). -#}
 
+-- Small (one row per product, warehouse and count): rebuilt whole, unlike the other base models.
+{{ config(materialized='table') }}
+
 with source as (
 
     select * from {{ source('shop', 'inventory') }}

@@ -6,13 +6,6 @@
     Incremental: the rows of every dedup_key (order_id, line_number) that a newly loaded raw row
     shares are judged again, all of that key's rows together, and replace the key's old rows. -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='dedup_key',
-    on_schema_change='fail',
-) }}
-
 with source as (
 
     {{ comptoir.raw_rows_to_judge(source('shop', 'orders'), [

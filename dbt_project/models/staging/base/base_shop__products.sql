@@ -4,13 +4,6 @@
     Incremental: the rows of every product_id that a newly loaded raw row carries are judged again
     together and replace that key's rows (DECISIONS.md "Incremental builds"). -#}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='dedup_key',
-    on_schema_change='fail',
-) }}
-
 with source as (
 
     {{ comptoir.raw_rows_to_judge(source('shop', 'products'), [clean_text('product_id')]) }}
