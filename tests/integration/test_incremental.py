@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,10 +36,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import raw_load
-from orchestration.contract import SOURCES, Source
+from orchestration.contract import Source
 from orchestration.defs.dbt.args import build_args
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
-from orchestration.raw_load import ensure_rejects_table, file_checksum, load_source
 from orchestration.run_log import record_dbt_results
 from tests.crosscheck import reference as ref_mod
 from tests.integration import test_cross_check as cross_check
@@ -70,51 +68,8 @@ def landing_files(folder: Path, source: Source) -> list[Path]:
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: datetime) -> None:
-    """Append the rows of every landing file not loaded yet to raw.<source>.
-
-    With the multi-file raw load (raw.load_files / raw.load_log) this is its `load_all`. Until that is
-    merged, it is stood in for with the single-file loader: each new file is loaded alone, then the rows
-    kept from earlier files are put back (new files only: a changed file is a rewritten history).
-    """
-    if hasattr(raw_load, "LOG_TABLE"):
-        raw_load.load_all(con, folder, loaded_at)
-        return
-    ensure_rejects_table(con)
-    con.execute("""create table if not exists raw.load_files (source varchar, source_file varchar, sha256 varchar,
-                   size_bytes bigint, lines bigint, rows_loaded bigint, rows_rejected bigint, loaded_at timestamp)""")
-    con.execute("""create table if not exists raw.load_log (loaded_at timestamp, source varchar, source_file varchar,
-                   action varchar, rows_loaded bigint, rows_rejected bigint)""")
-    for source in SOURCES:
-        known = dict(con.execute("select source_file, sha256 from raw.load_files where source = ?",
-                                 [source.name]).fetchall())
-        files = landing_files(folder, source)
-        if not files and not known:
-            load_source(con, source, folder, loaded_at)  # an absent optional source: an empty table
-            continue
-        for path in files:
-            checksum = file_checksum(path)
-            if known.get(path.name) == checksum:
-                continue
-            assert path.name not in known, f"{path.name} changed: the emulated load appends new files only"
-            with tempfile.TemporaryDirectory() as scratch:
-                (Path(scratch) / source.file_name).symlink_to(path.resolve())
-                kept = bool(known)
-                if kept:
-                    con.execute(f"create or replace temp table kept_rows as select * from raw.{source.name}")
-                con.execute("create or replace temp table kept_rejects as select * from raw.load_rejects "
-                            "where source = ?", [source.name])
-                result = load_source(con, source, Path(scratch), loaded_at)
-            con.execute(f"update raw.{source.name} set _source_file = ?", [path.name])
-            con.execute("update raw.load_rejects set source_file = ? where source = ?", [path.name, source.name])
-            if kept:
-                con.execute(f"insert into raw.{source.name} select * from kept_rows")
-            con.execute("insert into raw.load_rejects select * from kept_rejects")
-            con.execute("insert into raw.load_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [source.name, path.name, checksum, path.stat().st_size, result.file_rows,
-                         result.rows_loaded, result.rows_rejected, loaded_at])
-            con.execute("insert into raw.load_log values (?, ?, ?, 'new', ?, ?)",
-                        [loaded_at, source.name, path.name, result.rows_loaded, result.rows_rejected])
-            known[path.name] = checksum
+    """Append the rows of every landing file not loaded yet to raw.<source> (the multi-file raw load)."""
+    raw_load.load_all(con, folder, loaded_at)
 
 
 # --------------------------------------------------------------------------------------------
