@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration.contract import CUSTOMERS, ORDERS, PRODUCTS, Source
+from orchestration.contract import CUSTOMERS, ORDERS, PRODUCTS
 
 MIN_PAIR_ORDERS = 5  # dbt var basket_min_pair_count
 TOP_PRODUCTS = 10
@@ -37,16 +36,9 @@ class PandasResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def source_files(folder: Path, source: Source) -> list[Path]:
-    """`<stem>.<ext>` and `<stem>_<tag>.<ext>` files of a source, in name order (the contract's pattern)."""
-    stem, suffix = Path(source.file_name).stem, Path(source.file_name).suffix
-    pattern = re.compile(rf"{re.escape(stem)}(_[A-Za-z0-9._-]+)?{re.escape(suffix)}")
-    return sorted(p for p in folder.iterdir() if p.is_file() and pattern.fullmatch(p.name))
-
-
 def read_orders(folder: Path) -> pd.DataFrame:
     frames = []
-    for rank, path in enumerate(source_files(folder, ORDERS)):
+    for rank, path in enumerate(ORDERS.files_in(folder)):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="skip", engine="c")
         frame.columns = [c.strip().lower() for c in frame.columns]
         frames.append(frame.assign(file_rank=rank))
@@ -141,7 +133,7 @@ def market_basket(fact: pd.DataFrame) -> pd.DataFrame:
 def read_customers(folder: Path) -> pd.DataFrame:
     lines = pd.concat(
         [pd.read_csv(p, sep="\x1f", header=None, names=["line"], dtype=str, quoting=3, engine="c")
-         for p in source_files(folder, CUSTOMERS)],
+         for p in CUSTOMERS.files_in(folder)],
         ignore_index=True,
     )
 
@@ -168,7 +160,7 @@ def run(folder: Path) -> PandasResult:
     mark = time.perf_counter()
     raw = read_orders(folder)
     result.order_lines = len(raw)
-    products = pd.concat([pd.read_parquet(p) for p in source_files(folder, PRODUCTS)], ignore_index=True)
+    products = pd.concat([pd.read_parquet(p) for p in PRODUCTS.files_in(folder)], ignore_index=True)
     customers = read_customers(folder)
     mark = step("read", mark)
     lines = clean_orders(raw)

@@ -36,7 +36,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import raw_load
-from orchestration.contract import Source
 from orchestration.defs.dbt.args import build_args
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from orchestration.run_log import record_dbt_results
@@ -55,16 +54,6 @@ NEW_ORDER_ID = "O900001"
 # --------------------------------------------------------------------------------------------
 # The raw layer: every landing file of a source, in name order, loaded once
 # --------------------------------------------------------------------------------------------
-
-
-def landing_files(folder: Path, source: Source) -> list[Path]:
-    """`<stem>.<ext>` and `<stem>_<tag>.<ext>` of a source, in file-name order."""
-    stem, _, ext = source.file_name.rpartition(".")
-    return sorted(
-        path for path in folder.iterdir()
-        if path.is_file() and (path.name == source.file_name
-                               or (path.name.startswith(stem + "_") and path.name.endswith("." + ext)))
-    )
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: datetime) -> None:
