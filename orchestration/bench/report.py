@@ -72,7 +72,10 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
 def _s(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:.1f} s" if value < 100 else f"{value / 60:.0f} min {value % 60:.0f} s"
+    if value < 100:
+        return f"{value:.1f} s"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes} min {seconds} s"
 
 
 def _mem(mb: float | None) -> str:

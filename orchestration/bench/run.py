@@ -108,8 +108,11 @@ class Bench:
         # Each round starts from the history build: a copy of its home, and its landing folder plus the new day.
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
+        # Everything but the benchmark's own files at the top (saved models' metadata.json must come along).
         shutil.copytree(history_home, home, symlinks=True,
-                        ignore=shutil.ignore_patterns("published", "replay", "bench.log", "*.json"))
+                        ignore=lambda folder, names: [n for n in names if Path(folder) == history_home
+                                                      and (n in {"published", "replay", "bench.log"}
+                                                           or n.endswith(".json"))])
         _link_folder(history_files, folder)
         _link_folder(list(landing.day_files), folder)
         log.info("%s: adding %s and building incrementally", landing.size, landing.last_day)
