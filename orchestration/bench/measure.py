@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -74,3 +76,11 @@ def run_measured(command: list[str], *, env: dict[str, str], cwd: Path, log: Pat
     process.returncode = os.waitstatus_to_exitcode(status)
     return Measurement(seconds=seconds, peak_rss_mb=peak / 1024,
                        returncode=process.returncode)
+
+
+def emit_json(payload: dict, path: Path | None) -> None:
+    """How a measured command hands back its result: a JSON file the benchmark reads, or standard output."""
+    if path:
+        path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    else:
+        json.dump(payload, sys.stdout, indent=1)

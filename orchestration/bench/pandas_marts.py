@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orchestration.bench.measure import emit_json
 from orchestration.contract import CUSTOMERS, ORDERS, PRODUCTS
 
 MIN_PAIR_ORDERS = 5  # dbt var basket_min_pair_count
@@ -183,10 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
     payload = asdict(run(args.landing))
-    if args.json:
-        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    else:
-        json.dump(payload, sys.stdout, indent=1)
+    emit_json(payload, args.json)
     return 0
 
 

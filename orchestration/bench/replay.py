@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.bench.measure import emit_json
+
 log = logging.getLogger(__name__)
 
 TABLE_MATERIALIZATIONS = frozenset({"table", "incremental"})
@@ -140,10 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     result = replay(args.run_dir, args.warehouse, args.work_dir)
     shutil.rmtree(args.work_dir, ignore_errors=True)
     payload = {**asdict(result), "seconds": result.seconds}
-    if args.json:
-        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    else:
-        json.dump(payload, sys.stdout, indent=1)
+    emit_json(payload, args.json)
     return 0
 
 
