@@ -61,6 +61,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         start=args.start,
         defect_rate=args.defect_rate,
+        subcent_rate=args.subcent_rate,
     )
     rows = manifest.get("rows", {})
     print(f"Wrote {out.resolve()} in {time.monotonic() - started:.1f}s")
@@ -531,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="first day, YYYY-MM-DD (default 2024-01-01)")
     gen.add_argument("--defect-rate", type=float, default=0.02,
                      help="share of defective rows injected (default 0.02)")
+    gen.add_argument("--subcent-rate", type=float, default=0.0,
+                     help="share of order lines sold at a discounted price below the cent, e.g. 11.184, "
+                          "and of product costs below the cent (default 0: whole cents)")
     gen.set_defaults(func=cmd_generate)
 
     build = verbs.add_parser("build", help="load the landing files and build the warehouse")

@@ -72,6 +72,13 @@ class Source:
         return sorted((p for p in folder.iterdir() if self.matches(p.name) and p.is_file()), key=lambda p: p.name)
 
 
+# Money (unit prices and costs) is delivered as a plain decimal with a dot, at most MONEY_DECIMALS
+# decimals (discounted prices such as 11.184 or 191.5155 are exact); the warehouse keeps it exactly
+# (MONEY_TYPE, dbt macro money_type) and rounds only where DECISIONS.md "Money precision and rounding"
+# says. More decimals, a thousands separator or a decimal comma are quarantined, never rounded.
+MONEY_DECIMALS = 6
+MONEY_TYPE = f"decimal(18,{MONEY_DECIMALS})"
+
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 LOYALTY_TIERS = ("bronze", "silver", "gold", "platinum")
 EMAIL_EVENT_TYPES = ("sent", "opened", "clicked")
@@ -90,7 +97,7 @@ ORDERS = Source(
         Column("customer_id", "text", "Buyer; empty for a guest checkout.", nullable=True),
         Column("product_id", "text", "Product sold on this line."),
         Column("quantity", "integer", "Units on the line; must be > 0."),
-        Column("unit_price", "decimal(18,2)", "Price paid per unit, after discounts; 0 is a free item."),
+        Column("unit_price", MONEY_TYPE, "Price paid per unit, after discounts, up to 6 decimals; 0 is a free item."),
         Column("order_date", "timestamp", "When the order was placed, ISO-8601 (YYYY-MM-DDTHH:MM:SS)."),
         Column("status", "text", "One of: completed, cancelled, returned."),
         Column("shipping_address", "text", "Free-text delivery address.", nullable=True),
@@ -125,8 +132,8 @@ PRODUCTS = Source(
         Column("name", "text", "Product name."),
         Column("category", "text", "Merchandising category."),
         Column("brand", "text", "Brand.", nullable=True),
-        Column("price", "decimal(18,2)", "Current list price."),
-        Column("cost", "decimal(18,2)", "Unit cost; null when unknown.", nullable=True),
+        Column("price", MONEY_TYPE, "Current list price, up to 6 decimals."),
+        Column("cost", MONEY_TYPE, "Unit cost, up to 6 decimals; null when unknown.", nullable=True),
     ),
 )
 

@@ -88,7 +88,7 @@ activity as (
         cohort_members.cohort_{{ grain }},
         customer_sale_orders.order_{{ grain }} as period_start,
         cast(count(distinct customer_sale_orders.customer_id) as bigint) as active_customers,
-        cast(sum(customer_sale_orders.revenue) as decimal(18, 2)) as revenue
+        cast(sum(customer_sale_orders.revenue) as {{ comptoir.money_type() }}) as revenue
     from customer_sale_orders
     inner join cohort_members on customer_sale_orders.customer_id = cohort_members.customer_id
     group by cohort_members.cohort_{{ grain }}, customer_sale_orders.order_{{ grain }}
@@ -121,16 +121,11 @@ final as (
         cohort_size,
         active_customers,
         cast(1.0 * active_customers / cohort_size as decimal(9, 4)) as retention_pct,
-        cast(revenue as decimal(18, 2)) as revenue,
-        cast(
-            sum(revenue) over (partition by cohort_{{ grain }} order by period_start rows between unbounded preceding and current row)
-            as decimal(18, 2)
-        ) as cumulative_revenue,
-        cast(
-            1.0 * sum(revenue) over (partition by cohort_{{ grain }} order by period_start rows between unbounded preceding and current row)
-            / cohort_size
-            as decimal(18, 2)
-        ) as cumulative_revenue_per_customer
+        {{ comptoir.cents('revenue') }} as revenue,
+        {%- set running_revenue = 'sum(revenue) over (partition by cohort_' ~ grain
+            ~ ' order by period_start rows between unbounded preceding and current row)' %}
+        {{ comptoir.cents(running_revenue) }} as cumulative_revenue,
+        {{ comptoir.cents('1.0 * ' ~ running_revenue ~ ' / cohort_size') }} as cumulative_revenue_per_customer
     from filled
 
 )

@@ -39,9 +39,10 @@ MANIFEST_VERSION = 1
 
 
 def generate(out_dir: Path, *, customers: int = 1500, days: int = 731, seed: int = 42,
-             start: date = date(2024, 1, 1), defect_rate: float = 0.02) -> dict:
+             start: date = date(2024, 1, 1), defect_rate: float = 0.02, subcent_rate: float = 0.0) -> dict:
     """Write the six source files and manifest.json into out_dir; return the manifest."""
-    cfg = GeneratorConfig(customers=customers, days=days, seed=seed, start=start, defect_rate=defect_rate)
+    cfg = GeneratorConfig(customers=customers, days=days, seed=seed, start=start, defect_rate=defect_rate,
+                          subcent_rate=subcent_rate)
     return generate_from_config(Path(out_dir), cfg)
 
 

@@ -34,6 +34,7 @@ class Purpose(IntEnum):
     DEFECTS_EMAIL = 16
     TIERS = 17
     FRAUD = 18
+    SUBCENT = 19
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class GeneratorConfig:
     seed: int = 42
     start: date = field(default=date(2024, 1, 1))
     defect_rate: float = 0.02
+    # Share of order lines sold at a discounted price below the cent (11.184, 13.326667) and of known
+    # product costs given below the cent; 0 keeps every amount in whole cents (the committed sample).
+    subcent_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -51,6 +55,8 @@ class GeneratorConfig:
             raise ValueError("days must be >= 28 (the weekly processes need a few weeks)")
         if not 0.0 <= self.defect_rate <= 0.5:
             raise ValueError("defect_rate must be within [0, 0.5]")
+        if not 0.0 <= self.subcent_rate <= 1.0:
+            raise ValueError("subcent_rate must be within [0, 1]")
         if self.seed < 0:
             raise ValueError("seed must be >= 0")
 
@@ -80,4 +86,6 @@ class GeneratorConfig:
             "end": self.end.isoformat(),
             "defect_rate": self.defect_rate,
             "chunk_size": CHUNK_SIZE,
+            # only when used, so that a folder made without it keeps its manifest byte for byte
+            **({"subcent_rate": self.subcent_rate} if self.subcent_rate else {}),
         }

@@ -78,6 +78,13 @@ def export_products(cfg: GeneratorConfig, cat: Catalog, out: Path) -> dict[str, 
     cost = cat.cost_cents.copy()
     price[pd_.negative_price] *= -1
     cost[pd_.negative_cost] *= -1
+    cost_scale = 2
+    if cfg.subcent_rate:
+        # A share of the known costs below the cent (a landed cost such as 7.1234): in 1/10,000ths.
+        rng = cfg.rng(Purpose.SUBCENT, 1)
+        subcent = (rng.random(cat.n) < cfg.subcent_rate) & cat.cost_known
+        cost = cost * 100 - np.where(subcent, rng.integers(1, 100, cat.n), 0)
+        cost_scale = 4
     ids = cat.product_id.astype(object)
     # Blank ids: stray draft records copied from real products, appended at the end of the export.
     blank_src = pd_.blank_id_source
@@ -89,7 +96,7 @@ def export_products(cfg: GeneratorConfig, cat: Catalog, out: Path) -> dict[str, 
         "category": pa.array(np.array(CATEGORY_NAMES)[cat.category[rows]], pa.string()),
         "brand": pa.array(cat.brand[rows], pa.string()),
         "price": cents_to_decimal(price[rows]),
-        "cost": cents_to_decimal(cost[rows], cat.cost_known[rows]),
+        "cost": cents_to_decimal(cost[rows], cat.cost_known[rows], scale=cost_scale),
     })
     assert table.column_names == PRODUCTS.column_names
     write_parquet(table, out / PRODUCTS.file_name)
@@ -97,6 +104,30 @@ def export_products(cfg: GeneratorConfig, cat: Catalog, out: Path) -> dict[str, 
 
 
 # --------------------------------------------------------------------------- orders
+def _plan_subcent_prices(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig, n: int) -> None:
+    """Add ol.unit_micros: the price in millionths, whole cents except on `subcent_rate` of the lines.
+
+    Those lines are sold at a further k % discount (k = 1..30: 3 or 4 decimals, 111.84 -> 100.656) or,
+    one in ten, at two thirds of the price (6 decimals, 19.99 -> 13.326667), as shops' discount
+    engines produce them. Nothing is drawn when the rate is 0, so such a folder stays byte-identical.
+    """
+    con.execute("ALTER TABLE ol ADD COLUMN unit_micros BIGINT")
+    if not cfg.subcent_rate:
+        con.execute("UPDATE ol SET unit_micros = unit_cents * 10000")
+        return
+    rng = cfg.rng(Purpose.SUBCENT)
+    chosen = rng.random(n) < cfg.subcent_rate
+    percent = rng.integers(1, 31, n)
+    thirds = rng.random(n) < 0.1
+    _register(con, "subcent", pa.table({"row": np.arange(n, dtype=np.int64), "chosen": chosen,
+                                        "percent": percent, "thirds": thirds}))
+    con.execute("""UPDATE ol SET unit_micros = CASE
+            WHEN NOT s.chosen THEN ol.unit_cents * 10000
+            WHEN s.thirds THEN round(ol.unit_cents * 10000 * 2 / 3)::BIGINT
+            ELSE ol.unit_cents * (100 - s.percent) * 100 END
+        FROM subcent s WHERE s.row = ol.row""")
+
+
 def export_orders(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig,
                   out: Path) -> tuple[dict[str, int], dict[str, int], list[str]]:
     """Write orders.csv; return (defect counts, stats, sorted ids of the planted fraud-like orders)."""
@@ -108,6 +139,7 @@ def export_orders(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig,
                l.quantity, l.unit_cents, l.ts, {_sql_list(ORDER_STATUSES)}[l.status + 1] AS status, l.address, l.fraud
         FROM lines l JOIN order_ids o USING (order_key) JOIN products p ON p.idx = l.product""")
     n = con.execute("SELECT count(*) FROM ol").fetchall()[0][0]
+    _plan_subcent_prices(con, cfg, n)
     flags = con.execute("SELECT customer_num > 0 AS k, fraud FROM ol ORDER BY row").fetchnumpy()
     counts = split_counts(n, cfg.defect_rate, ORDER_DEFECTS)
     dplan = plan(cfg.rng(Purpose.DEFECTS_ORDERS), n, counts, "orders_",
@@ -131,7 +163,7 @@ def export_orders(con: duckdb.DuckDBPyConnection, cfg: GeneratorConfig,
              ELSE product_id END AS product_id,
         CASE WHEN d.kind = 'nonpositive_quantity' THEN (-(d.r % 3))::VARCHAR
              ELSE quantity::VARCHAR END AS quantity,
-        money(CASE WHEN d.kind = 'negative_price' THEN -unit_cents ELSE unit_cents END) AS unit_price,
+        money_micros(CASE WHEN d.kind = 'negative_price' THEN -unit_micros ELSE unit_micros END) AS unit_price,
         CASE WHEN d.kind = 'unparsable_date' THEN CASE d.variant % 4
                  WHEN 0 THEN 'not-a-date' WHEN 1 THEN strftime(ts_of(ts), '%d/%m/%Y %H:%M')
                  WHEN 2 THEN 'N/A' ELSE strftime(ts_of(ts), '%d %b %Y %Hh%M') END

@@ -33,6 +33,11 @@ def connect(tmp: Path, start: date) -> duckdb.DuckDBPyConnection:
         ELSE s END""")
     con.execute("""CREATE MACRO money(c) AS (CASE WHEN c < 0 THEN '-' ELSE '' END)
         || (abs(c) // 100)::VARCHAR || '.' || lpad((abs(c) % 100)::VARCHAR, 2, '0')""")
+    # Millionths as the shortest decimal with at least two places: 11184000 -> 11.184, 9990000 -> 9.99.
+    con.execute("""CREATE MACRO micros_fraction(m) AS rtrim(lpad((abs(m) % 1000000)::VARCHAR, 6, '0'), '0')""")
+    con.execute("""CREATE MACRO money_micros(m) AS (CASE WHEN m < 0 THEN '-' ELSE '' END)
+        || (abs(m) // 1000000)::VARCHAR || '.' || CASE WHEN length(micros_fraction(m)) < 2
+            THEN rpad(micros_fraction(m), 2, '0') ELSE micros_fraction(m) END""")
     con.execute(f"CREATE MACRO ts_of(s) AS TIMESTAMP {sql_str(start.isoformat())} + to_seconds(s)")
     con.execute("CREATE MACRO iso(s) AS strftime(ts_of(s), '%Y-%m-%dT%H:%M:%S')")
     return con
@@ -51,10 +56,11 @@ def copy_lines(con: duckdb.DuckDBPyConnection, header: str | None, body_sql: str
     ) TO {sql_str(str(path))} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER E'\\x1f')""")
 
 
-def cents_to_decimal(cents: np.ndarray, known: np.ndarray | None = None) -> pa.Array:
-    values = [Decimal(int(c)).scaleb(-2) if (known is None or k) else None
+def cents_to_decimal(cents: np.ndarray, known: np.ndarray | None = None, *, scale: int = 2) -> pa.Array:
+    """Whole units of 10^-scale (cents by default) as a Parquet decimal(18, scale); None where not known."""
+    values = [Decimal(int(c)).scaleb(-scale) if (known is None or k) else None
               for c, k in zip(cents, known if known is not None else np.ones(len(cents), bool), strict=True)]
-    return pa.array(values, type=pa.decimal128(18, 2))
+    return pa.array(values, type=pa.decimal128(18, scale))
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:

@@ -5,8 +5,10 @@ dbt models or with ``orchestration/raw_load.py``, and it does not use DuckDB. It
 written contract (the cleaning rules and the business definitions) from scratch, so that a
 disagreement with a mart points at a bug on one side or the other.
 
-Money is kept exact: unit prices are :class:`decimal.Decimal` and every amount is carried as an
-integer number of cents. Ratios are :class:`~decimal.Decimal` rounded half-up.
+Money is kept exact: unit prices are :class:`decimal.Decimal` (at most 6 decimals, as the contract
+says) and every line amount is carried as an integer number of millionths (micros), so sums are
+exact; a figure is rounded to the cent once, half up, from its exact sum (DECISIONS.md: Money
+precision and rounding). Ratios are :class:`~decimal.Decimal` rounded half-up.
 
 Entry point: :func:`build_reference` (reads a landing folder) and the figure functions
 :func:`kpis`, :func:`daily_sales`, :func:`customer_rfm`, :func:`cohort_retention_monthly`,
@@ -20,7 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import combinations
 from pathlib import Path
 
@@ -41,7 +43,6 @@ STATUSES = frozenset({"completed", "cancelled", "returned"})
 LOYALTY_TIERS = frozenset({"bronze", "silver", "gold", "platinum"})
 UNKNOWN_CATEGORY = "Unknown"
 UNKNOWN_MEMBER = "UNKNOWN"
-CENT = Decimal("0.01")
 
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
@@ -50,7 +51,24 @@ _TIMESTAMP = re.compile(
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _POSITIVE_INT = re.compile(r"\+?\d+")
 _INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# The contract's money: a plain decimal with a dot and at most 6 decimals, below 10^12 (decimal(18,6)).
+_MONEY = re.compile(r"[+-]?(?:\d+(?:\.\d{0,6})?|\.\d{1,6})")
+MONEY_LIMIT = Decimal(10) ** 12
+MICROS = 10**6
+
+
+def parse_money(text: str | None) -> Decimal | None:
+    """A delivered price or cost as an exact Decimal, or None when the contract refuses it."""
+    if text is None or not _MONEY.fullmatch(text):
+        return None
+    value = Decimal(text)
+    return value if abs(value) < MONEY_LIMIT else None
+
+
+def cents_of(micros: int) -> int:
+    """Exact millionths rounded half away from zero to whole cents."""
+    sign = -1 if micros < 0 else 1
+    return sign * ((abs(int(micros)) + 5_000) // 10_000)
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,7 +211,7 @@ _ORDER_LINE_FIELDS = [
     "product_id",
     "quantity",
     "unit_price",
-    "revenue_cents",
+    "revenue_micros",
     "ordered_at",
     "order_date",
     "status",
@@ -244,14 +262,8 @@ def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) 
         quantity = int(quantity_text)
         if quantity <= 0:
             continue
-        price_text = value["unit_price"]
-        if price_text is None or not _DECIMAL.fullmatch(price_text):
-            continue
-        try:
-            unit_price = Decimal(price_text)
-        except InvalidOperation:
-            continue
-        if unit_price < 0:
+        unit_price = parse_money(value["unit_price"])
+        if unit_price is None or unit_price < 0:
             continue
         status = value["status"].lower() if value["status"] is not None else None
         if status not in STATUSES:
@@ -260,7 +272,6 @@ def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) 
         if key in seen_keys:
             continue  # a later line with the same (order_id, line_number): the first one wins
         seen_keys.add(key)
-        revenue = (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
         rows.append(
             {
                 "source_file": path.name,
@@ -271,7 +282,7 @@ def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) 
                 "product_id": product_id,
                 "quantity": quantity,
                 "unit_price": unit_price,
-                "revenue_cents": int(revenue * 100),
+                "revenue_micros": int(quantity * unit_price * MICROS),  # exact: <= 6 decimals
                 "ordered_at": ordered_at,
                 "order_date": ordered_at.date(),
                 "status": status,
@@ -311,9 +322,10 @@ def read_products(path: Path) -> dict[str, dict[str, object]]:
         product_id = _clean(record.get("product_id"))
         if product_id is None:
             continue
-        price = _to_decimal(record.get("price"))
-        cost = _to_decimal(record.get("cost"))
-        if price is None or price < 0 or (cost is not None and cost < 0):
+        price = parse_money(_money_text(record.get("price")))
+        cost_text = _money_text(record.get("cost"))
+        cost = parse_money(cost_text)
+        if price is None or price < 0 or (cost_text is not None and (cost is None or cost < 0)):
             continue
         products[product_id] = {
             "product_id": product_id,
@@ -324,18 +336,11 @@ def read_products(path: Path) -> dict[str, dict[str, object]]:
     return products
 
 
-def _to_decimal(value: object) -> Decimal | None:
+def _money_text(value: object) -> str | None:
+    """A Parquet money value as the text the raw layer keeps (a Decimal with its scale, a float's repr)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    if isinstance(value, Decimal):
-        return None if value.is_nan() else value
-    text = _clean(value)
-    if text is None:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return None
+    return _clean(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,7 +410,7 @@ def _orders_of_known_customers(ref: Reference) -> pd.DataFrame:
     """One row per (customer, sale order): its date and its completed revenue."""
     sales = ref.known_sale_lines
     return sales.groupby(["customer_id", "order_id"], as_index=False).agg(
-        order_date=("order_date", "min"), revenue_cents=("revenue_cents", "sum")
+        order_date=("order_date", "min"), revenue_micros=("revenue_micros", "sum")
     )
 
 
@@ -413,18 +418,18 @@ def kpis(ref: Reference) -> dict[str, object]:
     """Headline totals: revenue (Decimal), orders and customers (int)."""
     sales = ref.sale_lines
     return {
-        "revenue": Decimal(int(sales["revenue_cents"].sum())) / 100,
+        "revenue": Decimal(cents_of(int(sales["revenue_micros"].sum()))) / 100,
         "orders": int(sales["order_id"].nunique()),
         "customers": int(ref.known_sale_lines["customer_id"].nunique()),
     }
 
 
 def daily_sales(ref: Reference) -> pd.DataFrame:
-    """Every day of the calendar x every category, with the completed revenue in cents."""
+    """Every day of the calendar x every category, with the completed revenue in cents (rounded once)."""
     first_year = min(ref.lines["order_date"]).year
     days = pd.date_range(date(first_year, 1, 1), date(ref.as_of_date.year, 12, 31), freq="D")
     grid = pd.MultiIndex.from_product([[d.date() for d in days], ref.categories], names=["date_day", "category"])
-    revenue = ref.sale_lines.groupby(["order_date", "category"])["revenue_cents"].sum()
+    revenue = ref.sale_lines.groupby(["order_date", "category"])["revenue_micros"].sum().map(cents_of)
     revenue.index = revenue.index.set_names(["date_day", "category"])
     unexpected = revenue.index.difference(grid)
     if len(unexpected):
@@ -474,14 +479,14 @@ def customer_rfm(ref: Reference) -> pd.DataFrame:
     per_customer = orders.groupby("customer_id").agg(
         last_order_date=("order_date", "max"),
         frequency=("order_id", "nunique"),
-        monetary_cents=("revenue_cents", "sum"),
+        monetary_micros=("revenue_micros", "sum"),
     )
     out = pd.DataFrame(
         {
             "customer_id": per_customer.index,
             "recency_days": [(ref.as_of_date - d).days for d in per_customer["last_order_date"]],
             "frequency": per_customer["frequency"].astype("int64").to_numpy(),
-            "monetary_cents": per_customer["monetary_cents"].astype("int64").to_numpy(),
+            "monetary_cents": [cents_of(m) for m in per_customer["monetary_micros"]],
         }
     )
     out["r_score"] = _score(out["recency_days"], ascending=False)
@@ -505,7 +510,7 @@ def cohort_retention_monthly(ref: Reference) -> pd.DataFrame:
     orders = orders.join(cohort_of, on="customer_id")
     orders["period_number"] = orders["month"] - orders["cohort"]
     activity = orders.groupby(["cohort", "period_number"]).agg(
-        active_customers=("customer_id", "nunique"), revenue_cents=("revenue_cents", "sum")
+        active_customers=("customer_id", "nunique"), revenue_micros=("revenue_micros", "sum")
     )
     sizes = cohort_of.value_counts()
     last_month = _month_index(ref.as_of_date)
@@ -523,7 +528,7 @@ def cohort_retention_monthly(ref: Reference) -> pd.DataFrame:
                     "retention_pct": (Decimal(int(active)) / Decimal(int(size))).quantize(
                         Decimal("0.0001"), rounding=ROUND_HALF_UP
                     ),
-                    "revenue_cents": int(revenue),
+                    "revenue_cents": cents_of(int(revenue)),
                 }
             )
     return pd.DataFrame(rows)

@@ -2,8 +2,14 @@
 
 The reference (tests/crosscheck/reference.py) re-implements the cleaning rules and the business
 definitions from their written contract, without DuckDB, dbt or the raw loader. Money is compared
-in integer cents, never as floats. A failure lists the first disagreeing rows (key, expected from
-the reference, found in the mart).
+as integers, never as floats: line amounts in millionths (exact, as the facts keep them), mart
+figures in cents. A failure lists the first disagreeing rows (key, expected from the reference,
+found in the mart).
+
+Every check runs on two landing folders: the committed sample (built end to end by `comptoir
+build`) and a generated shop whose discounted prices and costs go below the cent (`--subcent-rate`,
+built by the raw load and `dbt build`), where rounding a price before multiplying it, or summing
+rounded amounts, would show.
 """
 
 from __future__ import annotations
@@ -30,18 +36,45 @@ WAREHOUSE_ENV = "COMPTOIR_CROSSCHECK_WAREHOUSE"
 LANDING_ENV = "COMPTOIR_CROSSCHECK_LANDING"
 
 
-@pytest.fixture(scope="module")
-def landing(request: pytest.FixtureRequest) -> Path:
-    if os.environ.get(LANDING_ENV):
-        return Path(os.environ[LANDING_ENV])
-    return request.getfixturevalue("sample_dir")
+# The sub-cent shop: small enough to build in seconds, a year and a half of history, 40 % of the lines
+# at a discounted price with 3, 4 or 6 decimals.
+SUBCENT_SHOP = {"customers": 400, "days": 550, "seed": 11, "subcent_rate": 0.4}
 
 
 @pytest.fixture(scope="module")
-def warehouse(request: pytest.FixtureRequest) -> Path:
-    if os.environ.get(WAREHOUSE_ENV):
-        return Path(os.environ[WAREHOUSE_ENV])
-    return request.getfixturevalue("built_sample")
+def subcent_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from orchestration.generator import generate
+
+    folder = tmp_path_factory.mktemp("subcent") / "landing"
+    generate(folder, **SUBCENT_SHOP)
+    return folder
+
+
+@pytest.fixture(scope="module", params=["sample", "subcent"])
+def shop(request: pytest.FixtureRequest) -> tuple[Path, Path]:
+    """(landing folder, warehouse built from it)."""
+    if os.environ.get(LANDING_ENV) and os.environ.get(WAREHOUSE_ENV):
+        if request.param != "sample":
+            pytest.skip(f"{LANDING_ENV} and {WAREHOUSE_ENV} point the cross-check at one warehouse")
+        return Path(os.environ[LANDING_ENV]), Path(os.environ[WAREHOUSE_ENV])
+    if request.param == "sample":
+        return request.getfixturevalue("sample_dir"), request.getfixturevalue("built_sample")
+    from tests.integration.dbt_builds import load_and_build
+
+    landing = request.getfixturevalue("subcent_landing")
+    database = landing.parent / "comptoir.duckdb"
+    load_and_build(landing, database, landing.parent / "target")
+    return landing, database
+
+
+@pytest.fixture(scope="module")
+def landing(shop: tuple[Path, Path]) -> Path:
+    return shop[0]
+
+
+@pytest.fixture(scope="module")
+def warehouse(shop: tuple[Path, Path]) -> Path:
+    return shop[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +92,16 @@ def reference(landing: Path) -> ref_mod.Reference:
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
+
+
+def micros(value: object) -> int | None:
+    """Exact integer millionths of a DECIMAL read from DuckDB (the facts' money: macros/money.sql)."""
+    if value is None:
+        return None
+    assert isinstance(value, Decimal), f"money must come back as DECIMAL, got {type(value).__name__} {value!r}"
+    scaled = value * ref_mod.MICROS
+    assert scaled == scaled.to_integral_value(), f"{value} has more than 6 decimals"
+    return int(scaled)
 
 
 def cents(value: object) -> int | None:
@@ -144,11 +187,11 @@ def test_clean_order_lines_match_fct_order_lines(con, reference) -> None:
         from marts.fct_order_lines
     """,
     )
-    found["revenue_cents"] = found.pop("revenue").map(cents)
+    found["revenue_micros"] = found.pop("revenue").map(micros)
     found["line_number"] = found["line_number"].astype(int)
     found["quantity"] = found["quantity"].astype(int)
     expected = reference.lines[
-        ["order_id", "line_number", "customer_id", "category", "status", "quantity", "revenue_cents", "order_date"]
+        ["order_id", "line_number", "customer_id", "category", "status", "quantity", "revenue_micros", "order_date"]
     ].copy()
     problems = compare(expected, found, ["order_id", "line_number"], "fct_order_lines")
     assert not problems, "\n\n".join(problems)
@@ -171,11 +214,12 @@ def test_kpis_match_reference(con, reference) -> None:
 
 def test_fact_tables_match_reference_totals(con, reference) -> None:
     expected = ref_mod.kpis(reference)
+    exact = int(reference.sale_lines["revenue_micros"].sum())
     revenue = scalar(con, "select sum(revenue) from marts.fct_order_lines where is_sale")
     orders = scalar(con, "select count(*) from marts.fct_orders where is_sale")
     sale_revenue = scalar(con, "select sum(revenue) from marts.fct_orders where is_sale")
-    assert cents(revenue) == cents(expected["revenue"]), f"fct_order_lines: {revenue} != {expected['revenue']}"
-    assert cents(sale_revenue) == cents(expected["revenue"]), f"fct_orders: {sale_revenue} != {expected['revenue']}"
+    assert micros(revenue) == exact, f"fct_order_lines: {revenue} != {exact / ref_mod.MICROS}"
+    assert micros(sale_revenue) == exact, f"fct_orders: {sale_revenue} != {exact / ref_mod.MICROS}"
     assert orders == expected["orders"], f"fct_orders sale orders {orders} != {expected['orders']}"
 
 
@@ -296,12 +340,17 @@ def test_reference_quarantine_rules(tmp_path: Path) -> None:
                 "",  # blank
                 "O7,1,C1,P1,1,1.00,2024-03-01,completed",  # wrong field count
                 'O8,1,,P1,3,0.10,2024-03-02 08:00,returned,"x, ""y"""',  # kept (guest)
+                "O9,1,C1,P1,3,11.184,2024-03-02,completed,",  # kept: a sub-cent price, exact
+                "O10,1,C1,P1,1,1.1234567,2024-03-02,completed,",  # more than 6 decimals
+                'O11,1,C1,P1,1,"1,234.50",2024-03-02,completed,',  # thousands separator
+                'O12,1,C1,P1,1,"12,5",2024-03-02,completed,',  # decimal comma
+                "O13,1,C1,P1,1,1000000000000,2024-03-02,completed,",  # beyond decimal(18,6)
             ]
         )
         + "\n",
         encoding="utf-8",
     )
     lines = ref_mod.read_order_lines(tmp_path / "orders.csv", datetime(2030, 1, 1))
-    assert lines["order_id"].tolist() == ["O1", "O8"]
-    assert lines["status"].tolist() == ["completed", "returned"]
-    assert lines["revenue_cents"].tolist() == [1998, 30]
+    assert lines["order_id"].tolist() == ["O1", "O8", "O9"]
+    assert lines["status"].tolist() == ["completed", "returned", "completed"]
+    assert lines["revenue_micros"].tolist() == [19_980_000, 300_000, 33_552_000]

@@ -21,13 +21,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,11 +33,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import raw_load
-from orchestration.defs.dbt.args import build_args
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
-from orchestration.run_log import record_dbt_results
 from tests.crosscheck import reference as ref_mod
 from tests.integration import test_cross_check as cross_check
+from tests.integration.dbt_builds import Build, load_and_build, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +49,6 @@ NEW_ORDER_ID = "O900001"
 # --------------------------------------------------------------------------------------------
 # The raw layer: every landing file of a source, in name order, loaded once
 # --------------------------------------------------------------------------------------------
-
-
-def load_landing(con: duckdb.DuckDBPyConnection, folder: Path, loaded_at: datetime) -> None:
-    """Append the rows of every landing file not loaded yet to raw.<source> (the multi-file raw load)."""
-    raw_load.load_all(con, folder, loaded_at)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,50 +235,6 @@ def add_day(scenario: Scenario, folder: Path, sample: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Builds
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Build:
-    database: Path
-    target: Path
-    seconds: float
-    run_results: dict
-
-    def failed(self) -> list[str]:
-        return [r["unique_id"] for r in self.run_results["results"] if r["status"] in {"error", "fail"}]
-
-
-def run_dbt(database: Path, target: Path, *, full_refresh: bool = False, scoped_tests: bool = False,
-            parsed: Path | None = None, select: str | None = None) -> Build:
-    """`dbt build` as the Dagster step runs it; `parsed`: an earlier target folder whose parse dbt may reuse."""
-    target.mkdir(parents=True, exist_ok=True)
-    if parsed and (parsed / "partial_parse.msgpack").exists():
-        shutil.copy2(parsed / "partial_parse.msgpack", target / "partial_parse.msgpack")
-    env = {**os.environ, "COMPTOIR_DUCKDB_PATH": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    args = build_args(select=select, full_refresh=full_refresh,
-                      vars={"scope_tests_to_refreshed_rows": True} if scoped_tests else None)
-    started = time.monotonic()
-    completed = subprocess.run(
-        [str(dbt_executable()), *args, "--profiles-dir", ".", "--target-path", str(target),
-         "--log-path", str(target)],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=1800, check=False,
-    )
-    seconds = time.monotonic() - started
-    results_path = target / "run_results.json"
-    assert results_path.exists(), completed.stdout[-4000:] + completed.stderr[-2000:]
-    build = Build(database, target, seconds, json.loads(results_path.read_text()))
-    assert completed.returncode == 0 and not build.failed(), (build.failed(), completed.stdout[-6000:])
-    # The pipeline record, as the Dagster dbt step writes it: the scoped tests read when they last passed.
-    with duckdb.connect(str(database)) as con:
-        manifest = json.loads((target / "manifest.json").read_text())
-        record_dbt_results(con, target.name, build.run_results, manifest)
-    return build
-
-
-def load_and_build(folder: Path, database: Path, target: Path, **dbt_options: object) -> Build:
-    with duckdb.connect(str(database)) as con:
-        load_landing(con, folder, datetime.now(UTC).replace(tzinfo=None))
-    return run_dbt(database, target, **dbt_options)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,14 @@ def test_dbt_sources_declare_every_contract_column(repo_root: Path) -> None:
         documented = [c["name"] for c in tables[source.name]["columns"]]
         assert documented == [*source.column_names, "_source_file", "_line_number", "_loaded_at"], source.name
         assert all(c.get("description") for c in tables[source.name]["columns"]), source.name
+
+
+def test_dbt_money_type_is_the_contract_money_type(repo_root: Path) -> None:
+    """Staging casts money to the type the contract promises (one number of decimals, in two languages)."""
+    from orchestration.contract import MONEY_DECIMALS, MONEY_TYPE
+
+    macros = (repo_root / "dbt_project/macros/money.sql").read_text()
+    body = macros.split("{% macro money_type() -%}", 1)[1].split("{%- endmacro %}", 1)[0]
+    assert body.strip().replace(" ", "") == MONEY_TYPE
+    readme = (repo_root / "seeds" / "README.md").read_text()
+    assert f"at most {MONEY_DECIMALS} decimals" in readme

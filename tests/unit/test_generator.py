@@ -10,6 +10,7 @@ import csv
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -540,3 +541,20 @@ def test_fraud_orders_carry_at_least_two_fraud_traits(default: Path, default_db:
     per_trait = [sum(t[k] for t in traits) for k in range(1, 5)]
     assert min(per_trait) >= 3, per_trait
     assert any(sum(t[1:]) < 4 for t in traits)
+
+
+def test_subcent_rate_sells_a_share_of_lines_below_the_cent(small: Path, tmp_path: Path) -> None:
+    """--subcent-rate: discounted prices with 3, 4 or 6 decimals on about that share of lines, at most
+    6 decimals (the contract), a share of the product costs below the cent, and the rate in the manifest."""
+    out = tmp_path / "subcent"
+    generate(out, **{**SMALL, "subcent_rate": 0.4})
+    _, orders = parse_csv(out / "orders.csv", ORDERS)
+    prices = orders["unit_price"].dropna()
+    prices = prices[prices.str.fullmatch(r"-?\d+\.\d+")]
+    decimals = prices.str.split(".").str[1].str.len()
+    assert decimals.max() == 6 and decimals.min() == 2
+    assert 0.3 < (decimals > 2).mean() < 0.42  # a few sub-cent draws land on whole cents (k % of 100 cents)
+    costs = pq.read_table(out / "products.parquet").column("cost").to_pylist()
+    assert any(c is not None and c != c.quantize(Decimal("0.01")) for c in costs)
+    assert manifest(out)["generator"]["subcent_rate"] == 0.4
+    assert "subcent_rate" not in manifest(small)["generator"]  # without it, nothing changes

@@ -8,8 +8,8 @@
     Rounding is half away from zero on the exact quotient. Engines that divide decimals exactly
     (Postgres numeric) get that from a plain division and cast. DuckDB divides decimals in double
     precision, so that e.g. 0.29 ÷ 2 = 0.14499… would round to 0.14 instead of 0.15; its
-    implementation therefore divides whole numbers of hundredths exactly instead. Operands must
-    have at most two decimals (money, or counts), which holds for every caller. -#}
+    implementation therefore divides whole numbers of millionths exactly instead. Operands must
+    have at most six decimals (money as delivered, money in cents, or counts: macros/money.sql). -#}
 
 {% macro exact_ratio(numerator, denominator) -%}
     {{ return(adapter.dispatch('exact_ratio', 'comptoir')(numerator, denominator)) }}
@@ -45,12 +45,12 @@
 {%- endmacro %}
 
 
-{#- n ÷ d rounded half away from zero to `scale` decimals, computed on whole hundredths with
+{#- n ÷ d rounded half away from zero to `scale` decimals, computed on whole millionths with
     integer division so that no binary floating point is involved:
-    q = (2·|N|·10^scale + |D|) div (2·|D|), with N = n·100 and D = d·100, signed as n ÷ d. -#}
+    q = (2·|N|·10^scale + |D|) div (2·|D|), with N = n·10^6 and D = d·10^6, signed as n ÷ d. -#}
 {% macro duckdb_exact_quotient(numerator, denominator, scale) -%}
-    {%- set n = "cast((" ~ numerator ~ ") * 100 as hugeint)" -%}
-    {%- set d = "cast((" ~ denominator ~ ") * 100 as hugeint)" -%}
+    {%- set n = "cast((" ~ numerator ~ ") * 1000000 as hugeint)" -%}
+    {%- set d = "cast((" ~ denominator ~ ") * 1000000 as hugeint)" -%}
     case when ({{ denominator }}) <> 0 then
         cast(
             (case when (({{ numerator }}) < 0) <> (({{ denominator }}) < 0) then -1 else 1 end)

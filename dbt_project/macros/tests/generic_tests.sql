@@ -141,8 +141,10 @@ where failing_{{ loop.index }} > 0
 
 {#- Several equal_aggregate comparisons of one model in one test (DECISIONS.md "Tests that scale"):
     each entry of `comparisons` has the keys of equal_aggregate (expression, compare_model,
-    compare_expression, where, compare_where) and is compared exactly as equal_aggregate does. Returns
-    one row per comparison that differs, naming it. -#}
+    compare_expression, where, compare_where) and is compared exactly as equal_aggregate does, unless
+    it has a `tolerance`: an expression over the model (e.g. 0.005 * count(*): money rounded once to
+    the cent per row, macros/money.sql) that the absolute difference may not exceed. Returns one row
+    per comparison that differs, naming it. -#}
 {% test equal_aggregates(model, comparisons) %}
 {%- for comparison in comparisons %}
 select
@@ -152,16 +154,23 @@ select
     cast(this_side.value as {{ dbt.type_string() }}) as model_value,
     cast(other_side.value as {{ dbt.type_string() }}) as compare_value
 from (
-    select {{ comparison.expression }} as value from {{ model }}
+    select
+        {{ comparison.expression }} as value,
+        {{ comparison.tolerance or 0 }} as tolerance
+    from {{ model }}
     {% if comparison.where %}where {{ comparison.where }}{% endif %}
 ) as this_side
 cross join (
     select {{ comparison.compare_expression or comparison.expression }} as value from {{ comparison.compare_model }}
     {% if comparison.compare_where %}where {{ comparison.compare_where }}{% endif %}
 ) as other_side
+{%- if comparison.tolerance %}
+where not (abs(coalesce(this_side.value, 0) - coalesce(other_side.value, 0)) <= this_side.tolerance)
+{%- else %}
 where this_side.value is distinct from other_side.value
   and not (this_side.value is null and other_side.value = 0)
   and not (other_side.value is null and this_side.value = 0)
+{%- endif %}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
 {% endtest %}

@@ -28,7 +28,7 @@ order_summary as (
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) as orders,
-        cast(sum(revenue) as decimal(18, 2)) as lifetime_revenue
+        cast(sum(revenue) as {{ comptoir.money_type() }}) as lifetime_revenue
     from orders
     group by customer_id
 
@@ -49,7 +49,7 @@ known as (
         order_summary.first_order_date,
         order_summary.last_order_date,
         coalesce(order_summary.orders, 0) as orders,
-        coalesce(order_summary.lifetime_revenue, 0) as lifetime_revenue,
+        {{ comptoir.cents('coalesce(order_summary.lifetime_revenue, 0)') }} as lifetime_revenue,
         false as is_unknown_member
     from customers
     left join order_summary on customers.customer_id = order_summary.customer_id
@@ -72,7 +72,7 @@ unknown_member as (
         min(order_summary.first_order_date) as first_order_date,
         max(order_summary.last_order_date) as last_order_date,
         cast(coalesce(sum(order_summary.orders), 0) as bigint) as orders,
-        cast(coalesce(sum(order_summary.lifetime_revenue), 0) as decimal(18, 2)) as lifetime_revenue,
+        {{ comptoir.cents('coalesce(sum(order_summary.lifetime_revenue), 0)') }} as lifetime_revenue,
         true as is_unknown_member
     from order_summary
     where order_summary.customer_id = '{{ var("unknown_member_id") }}'

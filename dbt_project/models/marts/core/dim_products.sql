@@ -58,8 +58,8 @@ catalogue as (
         'Unknown product' as product_name,
         'Unknown' as category,
         cast(null as {{ dbt.type_string() }}) as brand,
-        cast(null as decimal(18, 2)) as list_price,
-        cast(null as decimal(18, 2)) as unit_cost,
+        cast(null as {{ comptoir.money_type() }}) as list_price,
+        cast(null as {{ comptoir.money_type() }}) as unit_cost,
         true as is_unknown_member
 
 )

@@ -108,11 +108,11 @@ final as (
         status = 'returned' as is_returned,
         quantity,
         unit_price,
-        cast(quantity * unit_price as decimal(18, 2)) as revenue,
+        cast(quantity * unit_price as {{ comptoir.money_type() }}) as revenue,
         unit_cost,
         unit_cost is not null as has_cost,
-        cast(quantity * unit_cost as decimal(18, 2)) as cost,
-        cast(quantity * unit_price - quantity * unit_cost as decimal(18, 2)) as margin,
+        cast(quantity * unit_cost as {{ comptoir.money_type() }}) as cost,
+        cast(quantity * unit_price - quantity * unit_cost as {{ comptoir.money_type() }}) as margin,
         {{ comptoir.batch_started_at() }} as refreshed_at
     from lines
 

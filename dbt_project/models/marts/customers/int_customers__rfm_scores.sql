@@ -31,7 +31,7 @@ customer_orders as (
         orders.customer_id,
         max(orders.order_date) as last_order_date,
         cast(count(*) as bigint) as frequency,
-        cast(sum(orders.revenue) as decimal(18, 2)) as monetary
+        {{ comptoir.cents('sum(orders.revenue)') }} as monetary
     from orders
     cross join as_of
     where

@@ -54,7 +54,7 @@ customer_orders as (
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         cast(count(*) as bigint) as orders,
-        cast(sum(revenue) as decimal(18, 2)) as lifetime_revenue,
+        cast(sum(revenue) as {{ comptoir.money_type() }}) as lifetime_revenue,
         -- active in the 365 days ending 365 days before the as-of date, and in the last 365 days
         max(case when days_before_as_of between 365 and 729 then 1 else 0 end) = 1 as bought_in_prior_year,
         max(case when days_before_as_of between 0 and 364 then 1 else 0 end) = 1 as bought_in_last_year
@@ -162,25 +162,19 @@ final as (
         first_order_date,
         last_order_date,
         orders,
-        lifetime_revenue,
-        cast(lifetime_revenue / orders as decimal(18, 2)) as average_order_value,
+        {{ comptoir.cents('lifetime_revenue') }} as lifetime_revenue,
+        {{ comptoir.cents('lifetime_revenue / orders') }} as average_order_value,
         cast(observed_days / 365.25 as double) as observed_years,
         cast(orders / (observed_days / 365.25) as double) as purchase_frequency_per_year,
         cast(annual_churn_rate as double) as annual_churn_rate,
         cast(expected_lifespan_years as double) as expected_lifespan_years,
         -- average_order_value × purchase_frequency_per_year × expected_lifespan_years, from the
         -- unrounded factors (= lifetime_revenue ÷ observed_years × lifespan), rounded once
-        cast(
-            lifetime_revenue / (observed_days / 365.25) * expected_lifespan_years
-            as decimal(18, 2)
-        ) as historical_clv,
+        {{ comptoir.cents('lifetime_revenue / (observed_days / 365.25) * expected_lifespan_years') }} as historical_clv,
         frequency,
         recency,
         t,
-        cast(
-            case when frequency > 0 then repeat_revenue / frequency else 0 end
-            as decimal(18, 2)
-        ) as monetary_value
+        {{ comptoir.cents('case when frequency > 0 then repeat_revenue / frequency else 0 end') }} as monetary_value
     from joined
 
 )

@@ -46,10 +46,10 @@ filled as (
 
     select
         categories.category,
-        cast(coalesce(category_lines.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(category_lines.cost, 0) as decimal(18, 2)) as cost,
-        cast(coalesce(category_lines.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
-        cast(coalesce(category_lines.margin, 0) as decimal(18, 2)) as margin,
+        {{ comptoir.cents('coalesce(category_lines.revenue, 0)') }} as revenue,
+        {{ comptoir.cents('coalesce(category_lines.cost, 0)') }} as cost,
+        {{ comptoir.cents('coalesce(category_lines.costed_revenue, 0)') }} as costed_revenue,
+        {{ comptoir.cents_margin('coalesce(category_lines.costed_revenue, 0)', 'coalesce(category_lines.cost, 0)') }} as margin,
         cast(coalesce(category_lines.units, 0) as bigint) as units,
         cast(coalesce(category_lines.orders, 0) as bigint) as orders,
         cast(coalesce(category_lines.products, 0) as bigint) as products,

@@ -123,10 +123,10 @@ filled as (
         grid.category,
         cast(coalesce(daily_sales.orders, 0) as bigint) as orders,
         cast(coalesce(daily_sales.units, 0) as bigint) as units,
-        cast(coalesce(daily_sales.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(daily_sales.cost, 0) as decimal(18, 2)) as cost,
-        cast(coalesce(daily_sales.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
-        cast(coalesce(daily_sales.margin, 0) as decimal(18, 2)) as margin
+        {{ comptoir.cents('coalesce(daily_sales.revenue, 0)') }} as revenue,
+        {{ comptoir.cents('coalesce(daily_sales.cost, 0)') }} as cost,
+        {{ comptoir.cents('coalesce(daily_sales.costed_revenue, 0)') }} as costed_revenue,
+        {{ comptoir.cents_margin('coalesce(daily_sales.costed_revenue, 0)', 'coalesce(daily_sales.cost, 0)') }} as margin
     from grid
     left join daily_sales
         on

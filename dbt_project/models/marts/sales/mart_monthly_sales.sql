@@ -79,14 +79,14 @@ filled as (
         months.month_start,
         cast(coalesce(monthly_sales.orders, 0) as bigint) as orders,
         cast(coalesce(monthly_sales.units, 0) as bigint) as units,
-        cast(coalesce(monthly_sales.revenue, 0) as decimal(18, 2)) as revenue,
-        cast(coalesce(monthly_sales.cost, 0) as decimal(18, 2)) as cost,
-        cast(coalesce(monthly_sales.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
-        cast(coalesce(monthly_sales.margin, 0) as decimal(18, 2)) as margin,
+        {{ comptoir.cents('coalesce(monthly_sales.revenue, 0)') }} as revenue,
+        {{ comptoir.cents('coalesce(monthly_sales.cost, 0)') }} as cost,
+        {{ comptoir.cents('coalesce(monthly_sales.costed_revenue, 0)') }} as costed_revenue,
+        {{ comptoir.cents_margin('coalesce(monthly_sales.costed_revenue, 0)', 'coalesce(monthly_sales.cost, 0)') }} as margin,
         cast(coalesce(monthly_customers.customers, 0) as bigint) as customers,
         cast(coalesce(monthly_customers.new_customers, 0) as bigint) as new_customers,
         cast(coalesce(monthly_sales.guest_orders, 0) as bigint) as guest_orders,
-        cast(coalesce(monthly_sales.guest_revenue, 0) as decimal(18, 2)) as guest_revenue
+        {{ comptoir.cents('coalesce(monthly_sales.guest_revenue, 0)') }} as guest_revenue
     from months
     left join monthly_sales on months.month_start = monthly_sales.month_start
     left join monthly_customers on months.month_start = monthly_customers.month_start

@@ -41,14 +41,14 @@ joined as (
         products.product_name,
         products.category,
         products.brand,
-        cast(coalesce(product_sales.revenue, 0) as decimal(18, 2)) as revenue,
+        {{ comptoir.cents('coalesce(product_sales.revenue, 0)') }} as revenue,
         cast(coalesce(product_sales.units, 0) as bigint) as units,
         cast(coalesce(product_sales.orders, 0) as bigint) as orders,
-        cast(product_sales.min_unit_price as decimal(18, 2)) as min_unit_price,
-        cast(product_sales.max_unit_price as decimal(18, 2)) as max_unit_price,
-        cast(coalesce(product_sales.cost, 0) as decimal(18, 2)) as cost,
-        cast(coalesce(product_sales.costed_revenue, 0) as decimal(18, 2)) as costed_revenue,
-        cast(coalesce(product_sales.margin, 0) as decimal(18, 2)) as margin
+        cast(product_sales.min_unit_price as {{ comptoir.money_type() }}) as min_unit_price,
+        cast(product_sales.max_unit_price as {{ comptoir.money_type() }}) as max_unit_price,
+        {{ comptoir.cents('coalesce(product_sales.cost, 0)') }} as cost,
+        {{ comptoir.cents('coalesce(product_sales.costed_revenue, 0)') }} as costed_revenue,
+        {{ comptoir.cents_margin('coalesce(product_sales.costed_revenue, 0)', 'coalesce(product_sales.cost, 0)') }} as margin
     from products
     left join product_sales on products.product_id = product_sales.product_id
 

@@ -128,10 +128,10 @@ final as (
         grid.month_start,
         grid.country_code,
         grid.country_name,
-        cast(coalesce(country_sales.revenue, 0) as decimal(18, 2)) as revenue,
+        {{ comptoir.cents('coalesce(country_sales.revenue, 0)') }} as revenue,
         cast(coalesce(country_sales.customers, 0) as bigint) as customers,
         cast(coalesce(country_sales.orders, 0) as bigint) as orders,
-        {{ comptoir.exact_money_ratio('country_sales.revenue', 'country_sales.orders') }}
+        {{ comptoir.exact_money_ratio(comptoir.cents('country_sales.revenue'), 'country_sales.orders') }}
             as average_order_value
     from grid
     left join country_sales

@@ -48,7 +48,7 @@ parsed as (
         *,
         {{ comptoir.try_cast('line_number_text', 'integer') }} as line_number,
         {{ comptoir.try_cast('quantity_text', 'integer') }} as quantity,
-        {{ comptoir.try_cast('unit_price_text', 'decimal(18, 2)') }} as unit_price,
+        {{ comptoir.try_cast('unit_price_text', comptoir.money_type()) }} as unit_price,
         {{ comptoir.try_cast('order_date_text', 'timestamp') }} as ordered_at
     from cleaned
 
@@ -68,7 +68,9 @@ checked as (
             ("ordered_at > loaded_at", "future_date"),
             ("not coalesce(" ~ comptoir.looks_like_integer('quantity_text') ~ ", false)", "unparsable_quantity"),
             ("quantity <= 0", "nonpositive_quantity"),
-            ("not coalesce(" ~ comptoir.looks_like_decimal('unit_price_text') ~ ", false)", "unparsable_price"),
+        ] + comptoir.money_text_rules('unit_price_text', 'price') + [
+            ("not coalesce(" ~ comptoir.looks_like_decimal('unit_price_text') ~ ", false)"
+                ~ " or unit_price is null", "unparsable_price"),
             ("unit_price < 0", "negative_price"),
             ("status is null or status not in ('completed', 'cancelled', 'returned')", "unknown_status"),
         ]) }} end as row_rule

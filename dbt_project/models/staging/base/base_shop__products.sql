@@ -20,8 +20,8 @@ parsed as (
         {{ clean_text('brand') }} as brand,
         {{ clean_text('price') }} as price_text,
         {{ clean_text('cost') }} as cost_text,
-        {{ comptoir.try_cast(clean_text('price'), 'decimal(18, 2)') }} as list_price,
-        {{ comptoir.try_cast(clean_text('cost'), 'decimal(18, 2)') }} as unit_cost,
+        {{ comptoir.try_cast(clean_text('price'), comptoir.money_type()) }} as list_price,
+        {{ comptoir.try_cast(clean_text('cost'), comptoir.money_type()) }} as unit_cost,
         _source_file as source_file,
         _line_number as source_line,
         _loaded_at as loaded_at
@@ -35,8 +35,10 @@ checked as (
         *,
         {{ comptoir.first_broken_rule([
             ("product_id is null", "blank_product_id"),
+        ] + comptoir.money_text_rules('price_text', 'price') + [
             ("list_price is null", "unparsable_price"),
             ("list_price < 0", "negative_price"),
+        ] + comptoir.money_text_rules('cost_text', 'cost') + [
             ("cost_text is not null and unit_cost is null", "unparsable_cost"),
             ("unit_cost < 0", "negative_cost"),
         ]) }} as dq_rule

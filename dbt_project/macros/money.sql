@@ -1,0 +1,34 @@
+{#- Money, in one place (DECISIONS.md: Money precision and rounding).
+
+    money_type(): unit prices, unit costs and every amount in staging, the intermediate models and
+    the facts: exact as delivered, up to 6 decimals (the raw contract, orchestration/contract.py,
+    MONEY_DECIMALS). quantity × unit price is computed in it without rounding.
+    cents(expr): the one rounding rule. A money figure a mart shows is the exact sum (or amount)
+    rounded once, half away from zero, to the cent; never a sum of rounded amounts.
+    cents_margin(revenue, cost): a margin as shown: cents(revenue) − cents(cost), so that
+    margin = revenue − cost holds on the row as shown (within a cent of the exact margin).
+    money_text_rules(text, what): the quarantine rules of a delivered money text, in the order they
+    are checked, as (condition, rule) pairs for first_broken_rule; `what` is 'price' or 'cost'. -#}
+
+{% macro money_type() -%}
+    decimal(18, 6)
+{%- endmacro %}
+
+{% macro cents(expr) -%}
+    cast(round({{ expr }}, 2) as decimal(18, 2))
+{%- endmacro %}
+
+{% macro cents_margin(revenue, cost) -%}
+    cast({{ comptoir.cents(revenue) }} - {{ comptoir.cents(cost) }} as decimal(18, 2))
+{%- endmacro %}
+
+{% macro money_text_rules(text, what) -%}
+    {#- 1,234.50 / 1 234.50 (grouped thousands), 12,5 / 1,500 (a comma: decimal or thousands,
+        ambiguous either way), 1.234,50 (dot thousands, comma decimal) -#}
+    {%- set separated = "[+-]?([0-9]{1,3}([, ][0-9]{3})+([.][0-9]*)?|[0-9]+,[0-9]*|[0-9]{1,3}([.][0-9]{3})+,[0-9]*)" -%}
+    {{ return([
+        ("coalesce(" ~ comptoir.regexp_full_match(text, separated) ~ ", false)", what ~ "_with_separator"),
+        ("coalesce(" ~ comptoir.regexp_full_match(text, "[+-]?[0-9]*[.][0-9]{7,}") ~ ", false)",
+            what ~ "_too_precise"),
+    ]) }}
+{%- endmacro %}
