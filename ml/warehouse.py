@@ -172,12 +172,18 @@ def upsert_rows(
 ) -> int:
     """Append ``frame`` to ``ml.<table>``, first deleting rows whose ``key`` it carries (a rerun replaces).
 
-    The table is created from the frame's columns the first time; later frames must have the same columns.
+    The table is created from the frame's columns the first time; a column a later frame brings (a newer
+    version of the code) is added, null in the earlier rows, so the run log keeps its history.
     """
     name = f"{ML_SCHEMA}.{_identifier(table)}"
     key_column = _identifier(key)
     with _frame_transaction(con, frame):
         con.execute(f"create table if not exists {name} as {_select(casts)} limit 0")
+        existing = {row[0] for row in con.execute(f"select column_name from (describe {name})").fetchall()}
+        for column, column_type in con.execute(f"select column_name, column_type from (describe {_select(casts)})"
+                                               ).fetchall():
+            if column not in existing:
+                con.execute(f"alter table {name} add column {_identifier(column)} {column_type}")
         con.execute(f"delete from {name} where {key_column} in (select {key_column} from _ml_frame)")
         con.execute(f"insert into {name} by name {_select(casts)}")
     logger.info("upserted %d rows into %s by %s", len(frame), name, key_column)

@@ -481,6 +481,7 @@ another failure. Nothing is written unless the exit status is 0.
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from ml.propensity.baseline import MODEL_SCORER
     from ml.propensity.batch import InputError, InvalidRowsError, format_row_errors, score_file
     from ml.propensity.registry import ModelLoadError, ModelNotFoundError
 
@@ -513,6 +514,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         for line in format_row_errors(summary.errors):
             print(f"  {line}", file=sys.stderr)
     print(f"Scored {summary.scored_rows:,} of {summary.input_rows:,} customers with {summary.model_version}")
+    if summary.scorer != MODEL_SCORER:
+        # The saved training published the baseline: say so where the user reads the result.
+        print(f"  Scores come from the RFM baseline, not the model: {summary.scorer_reason}")
     print("  " + ", ".join(f"{name} {summary.segments.get(name, 0):,}" for name in ("Hot", "Warm", "Cold")))
     print(f"Wrote {summary.output_path.resolve()}")
     return 0

@@ -12,9 +12,10 @@ every other column needs a value. Checked per row: customer_id present; numbers 
 counts and days are whole and not negative; money not negative; rates and category shares within [0, 1];
 e-mails opened <= sent and clicked <= opened. Missing required columns are a file-level error.
 
-Output (by extension): ``.csv`` with customer_id, score, segment, action, reason_1..reason_3,
-model_version, scored_at; ``.json`` (an array) or ``.jsonl`` with ``reasons`` as a list. Written atomically
-(temporary file, then rename): a failed run leaves no output behind.
+Output (by extension): ``.csv`` with customer_id, score, segment, action, reason_1..reason_3, scorer
+(``propensity_model``, or ``rfm_baseline`` when the saved training published the RFM baseline because the model
+did not beat it), model_version, scored_at; ``.json`` (an array) or ``.jsonl`` with ``reasons`` as a list.
+Written atomically (temporary file, then rename): a failed run leaves no output behind.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.propensity.baseline import MODEL_SCORER
 from ml.propensity.model import N_REASONS, score_customers
 from ml.propensity.registry import ModelLoadError, load_model
 
@@ -94,6 +96,8 @@ class ScoreSummary:
     errors: list[RowError] = field(default_factory=list)  # rows skipped (with skip_invalid)
     ignored_columns: list[str] = field(default_factory=list)
     segments: dict[str, int] = field(default_factory=dict)
+    scorer: str = MODEL_SCORER
+    scorer_reason: str = ""
 
     @property
     def invalid_rows(self) -> int:
@@ -397,6 +401,7 @@ def _output_frame(scores: pd.DataFrame, version: str, scored_at: str, kind: str)
             out[f"reason_{i + 1}"] = reasons[i].to_numpy()
     else:
         out["reasons"] = scores["reasons"]
+    out["scorer"] = scores["scorer"]
     out["model_version"] = version
     out["scored_at"] = scored_at
     return out
@@ -466,4 +471,6 @@ def score_file(
         errors=errors,
         ignored_columns=ignored_columns(frame, input_columns),
         segments=segments,
+        scorer=result.scorer,
+        scorer_reason=result.scorer_reason,
     )

@@ -1,6 +1,7 @@
-"""Train, evaluate and apply the 30-day purchase-propensity model.
+"""Train, evaluate and apply the purchase-propensity model (will a customer buy in the next H days?).
 
-Time layout (``horizon_days`` = H, default 30), all windows half-open ``[start, end)``:
+Time layout (``horizon_days`` = H: by default the shop's rhythm, baseline.label_horizon_days, 30 days at least),
+all windows half-open ``[start, end)``:
 
 * evaluation cutoff ``E = as_of - H + 1``: the latest full window, labels in ``[E, E + H)`` (ends on ``as_of``);
 * training cutoffs ``E - H, E - 2H, ...`` (at most ``max_training_cutoffs``, all after the first sale), so
@@ -10,7 +11,9 @@ Time layout (``horizon_days`` = H, default 30), all windows half-open ``[start, 
   cutoff and calibrated with ``CalibratedClassifierCV(cv=3)``.
 
 ``loyalty_tier`` is excluded: in the sample it is derived from spend over the whole period (leaky).
-The RFM baseline ranks the evaluation cutoff's customers by recency + frequency + monetary quintiles.
+The RFM baseline (baseline.py) ranks the evaluation cutoff's customers by recency + frequency + monetary
+quintiles. When the model does not beat it by the margin baseline.choose_scorer sets, the baseline is what gets
+published: score_customers then scores with the baseline, and says so in its ``scorer`` column.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from threadpoolctl import threadpool_limits
 
 from ml.progress import step
+from ml.propensity.baseline import (
+    BASELINE_SCORER,
+    MIN_HORIZON_DAYS,
+    MODEL_SCORER,
+    RFM_COLUMNS,
+    STEP_DAYS,
+    RfmBaseline,
+    choose_scorer,
+    fit_rfm_baseline,
+    label_horizon_days,
+)
 from ml.propensity.features import (
     build_features,
     build_labels,
@@ -58,7 +72,6 @@ MAX_TRAINING_ROWS = 100_000
 MAX_SELECTION_ROWS = 50_000
 # Customers per chunk when evaluating and scoring: memory stays bounded whatever the number of customers.
 CHUNK_ROWS = 200_000
-RFM_COLUMNS: tuple[str, ...] = ("days_since_last_order", "orders_365d", "revenue_365d")
 # Threads for the forest (fit and predict): the assets run one at a time, and the results do not depend on it.
 N_JOBS = 2
 MIN_ROWS_PER_THREAD = 5_000  # fewer rows are predicted on the calling thread: a thread costs more than it saves
@@ -99,6 +112,15 @@ class TrainingResult:
     training_params: dict[str, int] = field(default_factory=dict)
     input_columns: list[str] = field(default_factory=list)
     data_fingerprint: str = ""
+    # What gets published (baseline.choose_scorer): the model, or the RFM baseline when the model does not beat it.
+    scorer: str = MODEL_SCORER
+    scorer_reason: str = ""
+    required_auc_margin: float = 0.0
+    baseline: RfmBaseline | None = None
+
+    @property
+    def horizon_days(self) -> int:
+        return int(self.training_params.get("horizon_days", MIN_HORIZON_DAYS))
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,22 +242,8 @@ def evaluate(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     }
 
 
-def _quintile(values: pd.Series, ascending: bool) -> pd.Series:
-    pct = values.rank(pct=True, ascending=ascending, method="average")
-    return np.ceil(pct * 5).clip(1, 5)
-
-
-def rfm_score(features: pd.DataFrame) -> pd.Series:
-    """Recency + frequency + monetary quintile scores (each 1-5, 5 = best), summed: 3..15."""
-    recency = features["days_since_last_order"].astype("float64").fillna(MISSING_DAYS)
-    frequency = features["orders_365d"].astype("float64").fillna(0.0)
-    monetary = features["revenue_365d"].astype("float64").fillna(0.0)
-    # Fewer days since the last order is better, so the largest gap ranks lowest.
-    return _quintile(recency, ascending=False) + _quintile(frequency, True) + _quintile(monetary, True)
-
-
-def _min_max(score: pd.Series) -> np.ndarray:
-    values = score.to_numpy(dtype=float)
+def _min_max(score: np.ndarray) -> np.ndarray:
+    values = np.asarray(score, dtype=float)
     span = values.max() - values.min() if len(values) else 0.0
     return (values - values.min()) / span if span > 0 else np.full(len(values), 0.5)
 
@@ -319,9 +327,9 @@ def _evaluate_on(
     country_categories: list[str],
     feature_names: list[str],
     digest: Any,
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], RfmBaseline]:
     """Metrics of the model and of the RFM baseline on every customer of the evaluation cutoff, read in chunks
-    (each chunk also feeds ``digest``, the data fingerprint)."""
+    (each chunk also feeds ``digest``, the data fingerprint), and the baseline fitted on those customers."""
     labels, probabilities, rfm_inputs = [], [], []
     with feature_table(con, [eval_cutoff], horizon_days=horizon_days) as n, \
             step(logger, "propensity: evaluation", n, "customers") as progress:
@@ -335,19 +343,42 @@ def _evaluate_on(
     y = np.concatenate(labels) if labels else np.zeros(0, dtype=int)
     proba = np.concatenate(probabilities) if probabilities else np.zeros(0)
     rfm = pd.concat(rfm_inputs, ignore_index=True) if rfm_inputs else pd.DataFrame(columns=list(RFM_COLUMNS))
-    return evaluate(y, proba), evaluate(y, _min_max(rfm_score(rfm)))
+    baseline = fit_rfm_baseline(rfm, y)
+    # Ranking metrics on the RFM points themselves (min-max is monotone), before isotonic calibration ties any.
+    return evaluate(y, proba), evaluate(y, _min_max(baseline.score(rfm))), baseline
+
+
+def _plan_for_rhythm(
+    con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int | None, max_training_cutoffs: int
+) -> tuple[int, date, list[date]]:
+    """(horizon, eval cutoff, training cutoffs): the given horizon, or the shop's rhythm shortened by whole
+    STEP_DAYS until the history holds two training windows and the evaluation window."""
+    first_order = _first_order_date(con)
+    if horizon_days is not None:
+        return horizon_days, *plan_cutoffs(first_order, as_of, horizon_days, max_training_cutoffs)
+    horizon = label_horizon_days(con)
+    while True:
+        try:
+            return horizon, *plan_cutoffs(first_order, as_of, horizon, max_training_cutoffs)
+        except InsufficientDataError:
+            if horizon <= MIN_HORIZON_DAYS:
+                raise
+            logger.info("history too short for a %d-day label window: trying %d days", horizon, horizon - STEP_DAYS)
+            horizon = max(MIN_HORIZON_DAYS, horizon - STEP_DAYS)
 
 
 def train_and_evaluate(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
-    horizon_days: int = 30,
+    horizon_days: int | None = None,
     seed: int = 0,
     max_training_cutoffs: int = MAX_TRAINING_CUTOFFS,
     max_training_rows: int = MAX_TRAINING_ROWS,
     max_selection_rows: int = MAX_SELECTION_ROWS,
 ) -> TrainingResult:
-    eval_cutoff, training_cutoffs = plan_cutoffs(_first_order_date(con), as_of, horizon_days, max_training_cutoffs)
+    """Train, evaluate against the RFM baseline and choose what to publish; ``horizon_days`` None: the shop's rhythm."""
+    horizon_days, eval_cutoff, training_cutoffs = _plan_for_rhythm(con, as_of, horizon_days, max_training_cutoffs)
+    logger.info("label window: %d days", horizon_days)
     validation_cutoff = training_cutoffs[-1]
     logger.info(
         "eval cutoff %s, %d training cutoffs %s..%s, validation cutoff %s",
@@ -388,10 +419,11 @@ def train_and_evaluate(
 
     digest = hashlib.sha256()
     _update_fingerprint(digest, train)
-    metrics, baseline_metrics = _evaluate_on(con, eval_cutoff, horizon_days, model, country_categories,
-                                             feature_names, digest)
-    # Ranking metrics for the baseline use the raw score (min-max is monotone, so they are identical).
+    metrics, baseline_metrics, baseline = _evaluate_on(con, eval_cutoff, horizon_days, model, country_categories,
+                                                       feature_names, digest)
     logger.info("eval metrics %s; RFM baseline %s", metrics, baseline_metrics)
+    choice = choose_scorer(metrics, baseline_metrics)
+    logger.info("publishing the %s: %s", choice.scorer, choice.reason)
 
     x_values = x_all.to_numpy(dtype=float)
     stds = x_values.std(axis=0)
@@ -420,6 +452,10 @@ def train_and_evaluate(
         },
         input_columns=[*_numeric_feature_columns(train), CATEGORICAL_COLUMN],
         data_fingerprint=digest.hexdigest(),
+        scorer=choice.scorer,
+        scorer_reason=choice.reason,
+        required_auc_margin=choice.required_margin,
+        baseline=baseline,
     )
 
 
@@ -554,13 +590,28 @@ def _reasons(
     return text.tolist()
 
 
+def _baseline_reasons(features: pd.DataFrame) -> list[list[str]]:
+    """The RFM baseline's reasons: its three inputs in plain words (recency, frequency, monetary)."""
+    sentences = [_sentences(name, features) for name in RFM_COLUMNS]
+    return np.column_stack([np.asarray(s, dtype=object) for s in sentences]).tolist() if len(features) else []
+
+
 def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFrame:
-    """customer_id, score (calibrated probability x 100, 1 decimal), segment, action, reasons (3 sentences).
+    """customer_id, score (calibrated probability x 100, 1 decimal), segment, action, reasons (3 sentences),
+    scorer (the model, or the RFM baseline when that is what the training published).
 
     ``features`` is a build_features frame (typically a single cutoff); rows keep their order.
     """
-    x = design_matrix(features, result.country_categories, result.feature_names)
-    proba = positive_probability(result.model, x)
+    features = features.reset_index(drop=True)
+    if result.scorer == BASELINE_SCORER:
+        if result.baseline is None:
+            raise ValueError("the training published the RFM baseline but saved no fitted baseline: retrain")
+        proba = result.baseline.predict_proba(features)
+        reasons = _baseline_reasons(features)
+    else:
+        x = design_matrix(features, result.country_categories, result.feature_names)
+        proba = positive_probability(result.model, x)
+        reasons = _reasons(result, features, x.reset_index(drop=True), proba)
     score = np.round(proba * 100.0, 1)
     segment = assign_segments(score)
     out = pd.DataFrame(
@@ -569,8 +620,9 @@ def score_customers(result: TrainingResult, features: pd.DataFrame) -> pd.DataFr
             "score": score,
             "segment": segment,
             "action": pd.Series(segment).map(SEGMENT_ACTIONS).to_numpy(),
-            "reasons": _reasons(result, features.reset_index(drop=True), x.reset_index(drop=True), proba),
+            "reasons": reasons,
+            "scorer": result.scorer,
         }
     )
-    logger.info("scored %d customers: %s", len(out), out["segment"].value_counts().to_dict())
+    logger.info("scored %d customers with the %s: %s", len(out), result.scorer, out["segment"].value_counts().to_dict())
     return out

@@ -126,6 +126,9 @@ def build_metadata(result: TrainingResult, version: str, trained_at: datetime) -
         "country_categories": list(result.country_categories),
         "training_params": dict(result.training_params),
         "data_fingerprint": result.data_fingerprint,
+        "scorer": result.scorer,
+        "scorer_reason": result.scorer_reason,
+        "horizon_days": result.horizon_days,
         "sklearn_version": sklearn.__version__,
     }
 

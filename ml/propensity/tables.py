@@ -1,7 +1,9 @@
 """The two warehouse tables of the propensity model: ``ml.model_runs`` and ``ml.customer_scores``.
 
-Scores are for "the next 30 days" after the as-of date: features at cutoff ``as_of + 1 day`` read every
-event up to and including the as-of date (features.py windows are ``[cutoff - N, cutoff)``).
+Scores are for "the next H days" after the as-of date (H: the run's ``horizon_days``, the shop's rhythm):
+features at cutoff ``as_of + 1 day`` read every event up to and including the as-of date (features.py windows
+are ``[cutoff - N, cutoff)``). Both tables say which scorer is published (the model, or the RFM baseline when
+the model does not beat it: baseline.py) and why.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 
 from ml.progress import step
 from ml.propensity import CUSTOMER_SCORES_TABLE
+from ml.propensity.baseline import MODEL_SCORER
 from ml.propensity.features import build_features, feature_table, read_feature_chunks
 from ml.propensity.model import CHUNK_ROWS, N_REASONS, TrainingResult, score_customers
 from ml.warehouse import finite_metrics, finite_or_none, replace_table_from_query, scalar
@@ -53,7 +56,11 @@ def model_run_record(result: TrainingResult, version: str, trained_at: datetime,
         record[f"baseline_{name}"] = finite_or_none(result.baseline_metrics[name])
     record["eval_customers"] = int(result.metrics["n"])
     record["eval_positive_rate"] = finite_or_none(result.metrics["positive_rate"])
-    record["beats_baseline"] = bool(result.metrics["roc_auc"] > result.baseline_metrics["roc_auc"])
+    record["beats_baseline"] = result.scorer == MODEL_SCORER  # by the margin baseline.choose_scorer requires
+    record["scorer"] = result.scorer
+    record["scorer_reason"] = result.scorer_reason
+    record["required_auc_margin"] = finite_or_none(result.required_auc_margin)
+    record["horizon_days"] = result.horizon_days
     record["metrics"] = _json(finite_metrics(result.metrics))
     record["baseline_metrics"] = _json(finite_metrics(result.baseline_metrics))
     record["validation_auc"] = _json(finite_metrics(result.validation_auc))
@@ -64,7 +71,7 @@ def model_run_record(result: TrainingResult, version: str, trained_at: datetime,
 def customer_scores_table(
     con: duckdb.DuckDBPyConnection, result: TrainingResult, version: str, as_of: date, scored_at: datetime
 ) -> pd.DataFrame:
-    """Every known customer registered by the as-of date, scored for the 30 days after it (one frame)."""
+    """Every known customer registered by the as-of date, scored for the horizon after it (one frame)."""
     return scores_frame(build_features(con, [scoring_cutoff(as_of)]), result, version, as_of, scored_at)
 
 
@@ -74,7 +81,8 @@ def scores_frame(
     """The ml.customer_scores rows of these customers (a build_features frame at the scoring cutoff)."""
     scores = score_customers(result, features)
     reasons = pd.DataFrame(scores["reasons"].tolist(), index=scores.index)
-    out = scores[["customer_id", "score", "segment", "action"]].copy()
+    out = scores[["customer_id", "score", "segment", "action", "scorer"]].copy()
+    out["horizon_days"] = result.horizon_days
     columns = [reasons[i].fillna("") for i in range(reasons.shape[1])]
     out["reasons"] = columns[0].str.cat(columns[1:], sep=REASON_SEPARATOR) if columns else ""
     for i in range(reasons.shape[1]):
@@ -103,8 +111,8 @@ def write_customer_scores(
     reason_columns = ", ".join(f"reason_{i + 1} varchar" for i in range(N_REASONS))
     con.execute(
         f"create or replace temp table {_SCORES_STAGING} (customer_id varchar, score double, segment varchar, "
-        f"action varchar, reasons varchar, {reason_columns}, model_version varchar, as_of_date timestamp, "
-        "scored_at timestamp)"
+        f"action varchar, scorer varchar, horizon_days integer, reasons varchar, {reason_columns}, "
+        "model_version varchar, as_of_date timestamp, scored_at timestamp)"
     )
     try:
         with feature_table(con, [scoring_cutoff(as_of)]) as n, \

@@ -156,3 +156,21 @@ def test_without_a_saved_model_the_error_says_what_to_do(scenario: Scenario, tmp
     assert completed.returncode == 1
     assert "no propensity model under" in completed.stderr and "comptoir build" in completed.stderr
     assert not output.exists()
+
+
+def test_score_says_when_the_scores_come_from_the_baseline(scenario: Scenario, tmp_path: Path) -> None:
+    """A training that published the RFM baseline (its model lost): the CLI scores with it and says so."""
+    import dataclasses
+
+    from ml.propensity.baseline import BASELINE_SCORER
+
+    lost = dataclasses.replace(scenario.result, scorer=BASELINE_SCORER,
+                               scorer_reason="the model does not beat the RFM baseline: ROC AUC 0.45 vs 0.50")
+    home = tmp_path / "home"
+    save_model(lost, home / "models", trained_at=datetime.now(UTC))
+    source = export(scenario.features.head(50), tmp_path / "leads.csv")
+    done = run(["score", "--input", str(source), "--output", str(tmp_path / "scores.csv")], home, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Scores come from the RFM baseline, not the model: the model does not beat the RFM baseline" in done.stdout
+    out = read_scores(tmp_path / "scores.csv")
+    assert set(out["scorer"]) == {BASELINE_SCORER}

@@ -277,7 +277,9 @@ def test_score_file_writes_csv_with_reason_columns(
     summary = score_file(source, tmp_path / "scores.csv", models_dir, scored_at=SCORED_AT)
     out = pd.read_csv(tmp_path / "scores.csv", dtype={"customer_id": str})
     reasons = [f"reason_{i + 1}" for i in range(N_REASONS)]
-    assert list(out.columns) == ["customer_id", "score", "segment", "action", *reasons, "model_version", "scored_at"]
+    assert list(out.columns) == [
+        "customer_id", "score", "segment", "action", *reasons, "scorer", "model_version", "scored_at"
+    ]
     expected = score_customers(trained, features)
     assert out["customer_id"].tolist() == expected["customer_id"].tolist()
     np.testing.assert_array_equal(out["score"].to_numpy(), expected["score"].to_numpy())
@@ -339,3 +341,23 @@ def test_unsupported_output_type_is_rejected_before_reading(tmp_path: Path, mode
 def test_row_error_describes_itself() -> None:
     error = RowError(row=5, row_label="line", customer_id="C1", column="orders_30d", message="'-1' is negative")
     assert error.describe() == "line 5 (customer_id C1): orders_30d: '-1' is negative"
+
+
+def test_score_file_scores_with_the_baseline_when_the_training_published_it(
+    tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
+) -> None:
+    """A saved training whose model lost to the RFM baseline scores files with the baseline, and says so."""
+    import dataclasses
+
+    from ml.propensity.baseline import BASELINE_SCORER
+
+    lost = dataclasses.replace(trained, scorer=BASELINE_SCORER, scorer_reason="the model does not beat it")
+    models = tmp_path / "models"
+    save_model(lost, models, trained_at=SCORED_AT)
+    source = _write(features, tmp_path / "customers.jsonl")
+    summary = score_file(source, tmp_path / "scores.jsonl", models, scored_at=SCORED_AT)
+    assert (summary.scorer, summary.scorer_reason) == (BASELINE_SCORER, "the model does not beat it")
+    out = pd.read_json(tmp_path / "scores.jsonl", lines=True, dtype={"customer_id": str})
+    assert set(out["scorer"]) == {BASELINE_SCORER}
+    expected = np.round(trained.baseline.predict_proba(features) * 100, 1)
+    np.testing.assert_array_equal(out["score"].to_numpy(), expected)

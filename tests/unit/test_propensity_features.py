@@ -26,7 +26,8 @@ create table marts.fct_order_lines (
 );
 create view intermediate.int_customer_orders as
     select customer_id, order_id, min(order_date) as order_date,
-           sum(case when is_sale then revenue else 0 end)::decimal(18, 2) as revenue, bool_or(is_sale) as is_sale
+           sum(case when is_sale then revenue else 0 end)::decimal(18, 2) as revenue, bool_or(is_sale) as is_sale,
+           customer_id = 'UNKNOWN' as is_unknown_customer
     from marts.fct_order_lines
     where customer_id is not null
     group by customer_id, order_id;

@@ -2,7 +2,9 @@
 
 Each customer switches between an "active" and a "dormant" state month by month (a sticky Markov chain).
 Active customers visit the site, open and click e-mails and buy far more often, so recent activity and
-e-mail clicks predict a purchase in the next 30 days.
+e-mail clicks predict a purchase in the next 30 days. The "noise shop" (``noise=True``) has the same
+customers, but every purchase, visit and e-mail is drawn at one constant rate: nothing predicts the future,
+so the model cannot beat the RFM baseline and the baseline must be what is published.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ import pandas as pd
 import pytest
 
 from ml.propensity import model, tables
+from ml.propensity.baseline import (
+    BASELINE_SCORER,
+    MODEL_SCORER,
+    choose_scorer,
+    fit_rfm_baseline,
+    horizon_for_gap,
+)
 from ml.propensity.features import build_features
 from ml.propensity.model import (
     SEGMENT_ACTIONS,
@@ -40,7 +49,7 @@ def _dates(day_index: np.ndarray) -> pd.Series:
     return pd.Series(pd.Timestamp(START) + pd.to_timedelta(day_index, unit="D"))
 
 
-def _make_synthetic_con(seed: int = 42) -> duckdb.DuckDBPyConnection:
+def _make_synthetic_con(seed: int = 42, noise: bool = False) -> duckdb.DuckDBPyConnection:
     rng = np.random.default_rng(seed)
     n_months = N_DAYS // 30 + 1
     active = np.zeros((N_CUSTOMERS, n_months), dtype=bool)
@@ -51,6 +60,8 @@ def _make_synthetic_con(seed: int = 42) -> duckdb.DuckDBPyConnection:
         active[:, m] = np.where(active[:, m - 1], stay, wake)
     day = np.arange(N_DAYS)
     act = active[:, day // 30].astype(float)  # customers x days
+    if noise:  # every customer equally likely to act on every day: the past says nothing about the future
+        act = np.full(act.shape, active.mean())
     registered = rng.integers(0, 180, N_CUSTOMERS)
     alive = day[None, :] >= registered[:, None]
     engagement = rng.uniform(0.5, 1.5, N_CUSTOMERS)[:, None]
@@ -161,7 +172,7 @@ def test_model_learns_the_synthetic_signal(trained: TrainingResult) -> None:
 
 
 def test_scores_segments_and_actions(scored: pd.DataFrame) -> None:
-    assert list(scored.columns) == ["customer_id", "score", "segment", "action", "reasons"]
+    assert list(scored.columns) == ["customer_id", "score", "segment", "action", "reasons", "scorer"]
     assert scored["customer_id"].is_unique
     assert scored["score"].between(0, 100).all()
     assert (scored["score"] == scored["score"].round(1)).all()
@@ -274,3 +285,91 @@ def test_scores_written_in_chunks_are_the_one_frame_scores(trained: TrainingResu
     columns = ["customer_id", "score", "segment", "action", "reasons", "reason_1", "reason_2", "reason_3"]
     pd.testing.assert_frame_equal(written[columns], whole[columns])
     assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)
+
+
+# --- never publish a loser (DECISIONS.md: Never publish a loser) -------------------------------------------------
+
+
+def test_the_model_that_learns_the_signal_is_published(trained: TrainingResult, scored: pd.DataFrame) -> None:
+    gain = trained.metrics["roc_auc"] - trained.baseline_metrics["roc_auc"]
+    assert trained.scorer == MODEL_SCORER, trained.scorer_reason
+    assert gain >= trained.required_auc_margin >= 0.01
+    assert (scored["scorer"] == MODEL_SCORER).all()
+    record = tables.model_run_record(trained, "v1", datetime(2026, 1, 1), AS_OF).iloc[0]
+    assert record["scorer"] == MODEL_SCORER and bool(record["beats_baseline"])
+    assert record["scorer_reason"].startswith("the model beats the RFM baseline")
+
+
+@pytest.fixture(scope="module")
+def noise_con() -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con(seed=7, noise=True)
+
+
+@pytest.fixture(scope="module")
+def noise_trained(noise_con: duckdb.DuckDBPyConnection) -> TrainingResult:
+    return train_and_evaluate(noise_con, AS_OF, horizon_days=HORIZON, seed=0)
+
+
+def test_a_shop_whose_future_is_noise_publishes_the_baseline(
+    noise_con: duckdb.DuckDBPyConnection, noise_trained: TrainingResult
+) -> None:
+    assert noise_trained.scorer == BASELINE_SCORER, noise_trained.scorer_reason
+    assert noise_trained.scorer_reason.startswith("the model does not beat the RFM baseline: ROC AUC")
+    record = tables.model_run_record(noise_trained, "v1", datetime(2026, 1, 1), AS_OF).iloc[0]
+    assert record["scorer"] == BASELINE_SCORER and not bool(record["beats_baseline"])
+    assert record["scorer_reason"] == noise_trained.scorer_reason
+
+    scores = customer_scores_table(noise_con, noise_trained, "v1", AS_OF, datetime(2026, 1, 1))
+    assert (scores["scorer"] == BASELINE_SCORER).all()
+    # The published score is the baseline's calibrated probability: one value per RFM points total, monotone.
+    features = build_features(noise_con, [AS_OF + timedelta(days=1)])
+    points = noise_trained.baseline.score(features)
+    expected = np.round(noise_trained.baseline.predict_proba(features) * 100, 1)
+    assert scores["score"].tolist() == expected.tolist()
+    by_points = pd.Series(expected).groupby(points).agg(["min", "max"])
+    assert (by_points["min"] == by_points["max"]).all() and by_points["min"].is_monotonic_increasing
+    # Reasons are the baseline's own inputs in plain words.
+    first = scores.iloc[0]
+    assert first["reason_1"].startswith(("Last order", "Has not ordered yet"))
+    assert first["reason_2"].startswith("Ordered ") and first["reason_3"].startswith("Spent ")
+
+
+def test_choose_scorer_needs_a_margin_beyond_noise() -> None:
+    big = {"n": 100_000.0, "positive_rate": 0.2}
+    small = {"n": 400.0, "positive_rate": 0.2}
+    assert choose_scorer({**big, "roc_auc": 0.80}, {**big, "roc_auc": 0.78}).scorer == MODEL_SCORER
+    assert choose_scorer({**big, "roc_auc": 0.785}, {**big, "roc_auc": 0.78}).scorer == BASELINE_SCORER  # < 0.01
+    # Few customers: +0.04 is within the noise of two AUCs on 400 customers.
+    few = choose_scorer({**small, "roc_auc": 0.74}, {**small, "roc_auc": 0.70})
+    assert few.scorer == BASELINE_SCORER and few.required_margin > 0.04
+    nan = choose_scorer({**big, "roc_auc": float("nan")}, {**big, "roc_auc": 0.7})
+    assert nan.scorer == BASELINE_SCORER
+
+
+def test_rfm_baseline_applies_its_cut_points_to_any_rows() -> None:
+    features = pd.DataFrame({
+        "days_since_last_order": [1, 5, 10, 40, 90, 200, 400, None, 3, 30],
+        "orders_365d": [9, 6, 4, 2, 1, 1, 0, 0, 7, 3],
+        "revenue_365d": [900, 500, 300, 100, 50, 40, 0, 0, 700, 200],
+    })
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0, 1, 0])
+    baseline = fit_rfm_baseline(features, labels)
+    assert list(np.diff(baseline.probability) >= 0) == [True] * 12  # monotone in the points total
+    one = features.iloc[[0]]  # a single row keeps its points: the cut points are absolute
+    assert baseline.score(one)[0] == baseline.score(features)[0] == 15
+    assert baseline.score(features.iloc[[7]])[0] == 3  # never ordered: the lowest points
+
+
+@pytest.mark.parametrize(("gap", "horizon"), [(None, 30), (9.0, 30), (30.0, 30), (31.0, 60), (95.0, 120),
+                                              (400.0, 180)])
+def test_label_window_follows_the_shops_rhythm(gap: float | None, horizon: int) -> None:
+    assert horizon_for_gap(gap) == horizon
+
+
+def test_training_without_a_horizon_uses_the_shops_rhythm(con: duckdb.DuckDBPyConnection) -> None:
+    from ml.propensity.baseline import label_horizon_days
+
+    horizon = label_horizon_days(con)
+    result = train_and_evaluate(con, AS_OF, seed=0, max_training_cutoffs=3)
+    assert result.horizon_days == horizon
+    assert result.eval_cutoff == AS_OF - timedelta(days=horizon - 1)

@@ -25,6 +25,7 @@ from dagster import (
 # scikit-learn and the modules built on it are imported inside the assets that use them: loading the definitions
 # (every `comptoir build`, before its first landing file is read) then costs no scikit-learn import (~2 s).
 from ml.propensity import CUSTOMER_SCORES_TABLE, MODEL_RUNS_TABLE
+from ml.propensity.baseline import MODEL_SCORER
 from ml.segments.features import build_segment_features
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
@@ -50,9 +51,11 @@ PROPENSITY_INPUTS = [
     group_name=ML_GROUP,
     kinds={"python", "scikitlearn", "duckdb"},
     description=(
-        "Trains the 30-day purchase-propensity model (random forest vs gradient boosting, calibrated), "
-        "evaluates it on the latest full 30-day window against an RFM baseline, saves it under "
-        "COMPTOIR_HOME/models and logs the run (one row per model version) in ml.model_runs."
+        "Trains the purchase-propensity model (random forest vs gradient boosting, calibrated) for a label window "
+        "that follows the shop's rhythm (30 days or more), evaluates it on the latest full window against an RFM "
+        "baseline, decides which of the two is published (the model only when it beats the baseline by a margin "
+        "beyond noise), saves it under COMPTOIR_HOME/models and logs the run (one row per model version, with "
+        "the scorer in use and why) in ml.model_runs."
     ),
 )
 def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -77,19 +80,20 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
             model_run_record(result, saved.version, trained_at, as_of),
             casts={"as_of_date": "date", "eval_cutoff": "date", "validation_cutoff": "date"},
         )
-    context.log.info(
-        f"propensity {saved.version}: ROC AUC {result.metrics['roc_auc']:.3f} "
-        f"(RFM baseline {result.baseline_metrics['roc_auc']:.3f})"
-    )
+    context.log.info(f"propensity {saved.version}: publishing the {result.scorer}: {result.scorer_reason}")
     return MaterializeResult(
         metadata={
             "summary": (
-                f"{saved.version} ({result.model_name}): ROC AUC {result.metrics['roc_auc']:.3f} vs RFM baseline "
-                f"{result.baseline_metrics['roc_auc']:.3f}, PR AUC {result.metrics['pr_auc']:.3f} vs "
-                f"{result.baseline_metrics['pr_auc']:.3f}, top-decile lift {result.metrics['top_decile_lift']:.2f}"
+                f"{saved.version} ({result.model_name}, {result.horizon_days}-day window): ROC AUC "
+                f"{result.metrics['roc_auc']:.3f} vs RFM baseline {result.baseline_metrics['roc_auc']:.3f}, PR AUC "
+                f"{result.metrics['pr_auc']:.3f} vs {result.baseline_metrics['pr_auc']:.3f}, top-decile lift "
+                f"{result.metrics['top_decile_lift']:.2f}; published: {result.scorer}"
             ),
             "version": saved.version,
             "model": result.model_name,
+            "scorer": result.scorer,
+            "scorer_reason": result.scorer_reason,
+            "horizon_days": result.horizon_days,
             "calibration": result.calibration_method,
             "as_of_date": as_of.isoformat(),
             "eval_cutoff": result.eval_cutoff.isoformat(),
@@ -108,9 +112,10 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
     group_name=ML_GROUP,
     kinds={"python", "duckdb"},
     description=(
-        "Every known customer's chance (0-100) of a completed order in the 30 days after the as-of date, "
-        "from the latest saved propensity model: Hot >= 70 (call now), Warm 40-69 (follow up within 48 hours), "
-        "Cold < 40 (automated e-mail nurture), with the three strongest reasons in plain words."
+        "Every known customer's chance (0-100) of a completed order in the label window after the as-of date "
+        "(horizon_days), from the latest saved training's published scorer: the propensity model, or the RFM "
+        "baseline when the model did not beat it (scorer): Hot >= 70 (call now), Warm 40-69 (follow up within "
+        "48 hours), Cold < 40 (automated e-mail nurture), with the three strongest reasons in plain words."
     ),
 )
 def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -129,13 +134,14 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
             as_of = read_as_of_date(con)
             summary = write_customer_scores(con, result, version, as_of, scored_at)
         done(summary.rows)
-    context.log.info(f"scored {summary.rows} customers with {version}: {summary.segments}")
+    context.log.info(f"scored {summary.rows} customers with {version} ({result.scorer}): {summary.segments}")
     counts = {name: int(summary.segments.get(name, 0)) for name in ("Hot", "Warm", "Cold")}
     return MaterializeResult(
         metadata={
             "summary": f"{summary.rows:,} customers: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()),
             "rows": summary.rows,
             "model_version": version,
+            "scorer": result.scorer,
             "as_of_date": as_of.isoformat(),
             **{f"segment_{name.lower()}": count for name, count in counts.items()},
             "mean_score": summary.mean_score,
@@ -173,24 +179,28 @@ def customer_scores_are_consistent(warehouse: WarehouseResource) -> AssetCheckRe
 
 @asset_check(
     asset=MODEL_RUNS_KEY,
-    description="The latest model ranks next-30-day buyers better than the RFM baseline (ROC AUC).",
+    description=(
+        "The latest model ranks the window's buyers better than the RFM baseline by the required margin; "
+        "when it does not, the baseline is what is published (a warning, not a failure)."
+    ),
 )
 def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, MODEL_RUNS_TABLE)) is not None:
         return absent
     with connect(warehouse) as con:
         row = con.execute(
-            f"select version, roc_auc, baseline_roc_auc from {ML_SCHEMA}.{MODEL_RUNS_TABLE} "
-            "order by trained_at desc limit 1"
+            f"select version, roc_auc, baseline_roc_auc, required_auc_margin, scorer, scorer_reason "
+            f"from {ML_SCHEMA}.{MODEL_RUNS_TABLE} order by trained_at desc limit 1"
         ).fetchone()
     if row is None:
         return AssetCheckResult(passed=False, metadata={"reason": "no model run recorded"})
-    version, roc_auc, baseline = row
+    version, roc_auc, baseline, margin, scorer, reason = row
     return AssetCheckResult(
-        passed=roc_auc is not None and baseline is not None and roc_auc > baseline,
-        # A weaker model is still usable; say so loudly instead of failing the build.
+        passed=scorer == MODEL_SCORER,
+        # The baseline is published instead of a losing model: say so loudly instead of failing the build.
         severity=AssetCheckSeverity.WARN,
-        metadata={"version": version, "roc_auc": roc_auc, "baseline_roc_auc": baseline},
+        metadata={"version": version, "roc_auc": roc_auc, "baseline_roc_auc": baseline,
+                  "required_auc_margin": margin, "scorer": scorer, "reason": reason},
     )
 
 
