@@ -78,6 +78,11 @@ class Source:
 # says. More decimals, a thousands separator or a decimal comma are quarantined, never rounded.
 MONEY_DECIMALS = 6
 MONEY_TYPE = f"decimal(18,{MONEY_DECIMALS})"
+# Value bounds (DECISIONS.md: Value bounds): a value past them is quarantined with its own rule, never cast to
+# null or wrapped, and the facts' types are chosen so that no accepted value can overflow their arithmetic.
+MONEY_LIMIT = 10**12  # prices and costs are below this (decimal(18,6))
+MAX_ORDER_QUANTITY = 1_000_000  # units on one order line (dbt var max_order_quantity)
+INTEGER_MAX = 2**31 - 1  # every other whole number (line numbers, stock, pages viewed)
 
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 LOYALTY_TIERS = ("bronze", "silver", "gold", "platinum")
@@ -96,8 +101,9 @@ ORDERS = Source(
         Column("line_number", "integer", "Position of the line within its order (1, 2, ...).", key=True),
         Column("customer_id", "text", "Buyer; empty for a guest checkout.", nullable=True),
         Column("product_id", "text", "Product sold on this line."),
-        Column("quantity", "integer", "Units on the line; must be > 0."),
-        Column("unit_price", MONEY_TYPE, "Price paid per unit, after discounts, up to 6 decimals; 0 is a free item."),
+        Column("quantity", "integer", "Units on the line, 1 to 1,000,000."),
+        Column("unit_price", MONEY_TYPE,
+               "Price paid per unit, after discounts, up to 6 decimals, below 10^12; 0 is a free item."),
         Column("order_date", "timestamp", "When the order was placed, ISO-8601 (YYYY-MM-DDTHH:MM:SS)."),
         Column("status", "text", "One of: completed, cancelled, returned."),
         Column("shipping_address", "text", "Free-text delivery address.", nullable=True),

@@ -88,7 +88,7 @@ activity as (
         cohort_members.cohort_{{ grain }},
         customer_sale_orders.order_{{ grain }} as period_start,
         cast(count(distinct customer_sale_orders.customer_id) as bigint) as active_customers,
-        cast(sum(customer_sale_orders.revenue) as {{ comptoir.money_type() }}) as revenue
+        cast(sum(customer_sale_orders.revenue) as {{ comptoir.amount_type() }}) as revenue
     from customer_sale_orders
     inner join cohort_members on customer_sale_orders.customer_id = cohort_members.customer_id
     group by cohort_members.cohort_{{ grain }}, customer_sale_orders.order_{{ grain }}

@@ -54,6 +54,8 @@ _INTEGER = re.compile(r"[+-]?\d+")
 # The contract's money: a plain decimal with a dot and at most 6 decimals, below 10^12 (decimal(18,6)).
 _MONEY = re.compile(r"[+-]?(?:\d+(?:\.\d{0,6})?|\.\d{1,6})")
 MONEY_LIMIT = Decimal(10) ** 12
+MAX_ORDER_QUANTITY = 1_000_000  # units on an order line
+INTEGER_MAX = 2**31 - 1
 MICROS = 10**6
 
 
@@ -251,7 +253,7 @@ def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) 
         if line_number_text is None or not _POSITIVE_INT.fullmatch(line_number_text):
             continue
         line_number = int(line_number_text)
-        if line_number <= 0:
+        if line_number <= 0 or line_number > INTEGER_MAX:
             continue
         ordered_at = parse_timestamp(value["order_date"], now)
         if ordered_at is None:
@@ -260,7 +262,7 @@ def _read_order_file(path: Path, now: datetime, seen_raw: set[tuple[str, ...]]) 
         if quantity_text is None or not _INTEGER.fullmatch(quantity_text):
             continue
         quantity = int(quantity_text)
-        if quantity <= 0:
+        if quantity <= 0 or quantity > MAX_ORDER_QUANTITY:
             continue
         unit_price = parse_money(value["unit_price"])
         if unit_price is None or unit_price < 0:

@@ -59,3 +59,12 @@ def test_dbt_money_type_is_the_contract_money_type(repo_root: Path) -> None:
     assert body.strip().replace(" ", "") == MONEY_TYPE
     readme = (repo_root / "seeds" / "README.md").read_text()
     assert f"at most {MONEY_DECIMALS} decimals" in readme
+
+
+def test_dbt_value_bounds_are_the_contract_bounds(repo_root: Path) -> None:
+    import yaml
+
+    from orchestration.contract import MAX_ORDER_QUANTITY
+
+    project = yaml.safe_load((repo_root / "dbt_project/dbt_project.yml").read_text())
+    assert project["vars"]["max_order_quantity"] == MAX_ORDER_QUANTITY

@@ -3,7 +3,7 @@
 
     exact_ratio(n, d): a rate or share, n ÷ d as decimal(9,4).
     exact_money_ratio(n, d): money ÷ a count (average order value, revenue per customer, average
-    unit price) as decimal(18,2), to the cent.
+    unit price) as decimal(38,2), to the cent.
 
     Rounding is half away from zero on the exact quotient. Engines that divide decimals exactly
     (Postgres numeric) get that from a plain division and cast. DuckDB divides decimals in double
@@ -36,12 +36,12 @@
     cast(
         case when ({{ denominator }}) <> 0
             then ({{ numerator }}) / ({{ denominator }}) end
-        as decimal(18, 2)
+        as decimal(38, 2)
     )
 {%- endmacro %}
 
 {% macro duckdb__exact_money_ratio(numerator, denominator) -%}
-    cast({{ comptoir.duckdb_exact_quotient(numerator, denominator, 2) }} as decimal(18, 2))
+    cast({{ comptoir.duckdb_exact_quotient(numerator, denominator, 2) }} as decimal(38, 2))
 {%- endmacro %}
 
 

@@ -40,7 +40,7 @@ customer_orders as (
         cast(count(*) as bigint) as lines,
         cast(sum(case when is_sale then 1 else 0 end) as bigint) as sale_lines,
         cast(sum(case when is_sale then quantity else 0 end) as bigint) as units,
-        cast(sum(case when is_sale then revenue else 0 end) as {{ comptoir.money_type() }}) as revenue
+        cast(sum(case when is_sale then revenue else 0 end) as {{ comptoir.amount_type() }}) as revenue
     from lines
     group by customer_id, order_id
 

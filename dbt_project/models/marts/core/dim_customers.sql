@@ -28,7 +28,7 @@ order_summary as (
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         count(*) as orders,
-        cast(sum(revenue) as {{ comptoir.money_type() }}) as lifetime_revenue
+        cast(sum(revenue) as {{ comptoir.amount_type() }}) as lifetime_revenue
     from orders
     group by customer_id
 

@@ -108,11 +108,11 @@ final as (
         status = 'returned' as is_returned,
         quantity,
         unit_price,
-        cast(quantity * unit_price as {{ comptoir.money_type() }}) as revenue,
+        {{ comptoir.line_amount('quantity', 'unit_price') }} as revenue,
         unit_cost,
         unit_cost is not null as has_cost,
-        cast(quantity * unit_cost as {{ comptoir.money_type() }}) as cost,
-        cast(quantity * unit_price - quantity * unit_cost as {{ comptoir.money_type() }}) as margin,
+        {{ comptoir.line_amount('quantity', 'unit_cost') }} as cost,
+        {{ comptoir.line_amount('quantity', 'unit_price - unit_cost') }} as margin,
         {{ comptoir.batch_started_at() }} as refreshed_at
     from lines
 

@@ -49,11 +49,11 @@ orders as (
         count(*) as lines,
         cast(sum(case when is_sale then 1 else 0 end) as bigint) as sale_lines,
         cast(sum(case when is_sale then quantity else 0 end) as bigint) as units,
-        cast(sum(case when is_sale then revenue else 0 end) as {{ comptoir.money_type() }}) as revenue,
-        cast(sum(case when is_sale and has_cost then cost else 0 end) as {{ comptoir.money_type() }}) as cost,
-        cast(sum(case when is_sale and has_cost then revenue else 0 end) as {{ comptoir.money_type() }}) as costed_revenue,
-        cast(sum(case when is_sale and has_cost then margin else 0 end) as {{ comptoir.money_type() }}) as margin,
-        cast(sum(revenue) as {{ comptoir.money_type() }}) as gross_revenue,
+        cast(sum(case when is_sale then revenue else 0 end) as {{ comptoir.amount_type() }}) as revenue,
+        cast(sum(case when is_sale and has_cost then cost else 0 end) as {{ comptoir.amount_type() }}) as cost,
+        cast(sum(case when is_sale and has_cost then revenue else 0 end) as {{ comptoir.amount_type() }}) as costed_revenue,
+        cast(sum(case when is_sale and has_cost then margin else 0 end) as {{ comptoir.amount_type() }}) as margin,
+        cast(sum(revenue) as {{ comptoir.amount_type() }}) as gross_revenue,
         cast(count(distinct product_id) as bigint) as distinct_products
     from lines
     group by order_id

@@ -54,7 +54,7 @@ customer_orders as (
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
         cast(count(*) as bigint) as orders,
-        cast(sum(revenue) as {{ comptoir.money_type() }}) as lifetime_revenue,
+        cast(sum(revenue) as {{ comptoir.amount_type() }}) as lifetime_revenue,
         -- active in the 365 days ending 365 days before the as-of date, and in the last 365 days
         max(case when days_before_as_of between 365 and 729 then 1 else 0 end) = 1 as bought_in_prior_year,
         max(case when days_before_as_of between 0 and 364 then 1 else 0 end) = 1 as bought_in_last_year
@@ -163,7 +163,7 @@ final as (
         last_order_date,
         orders,
         {{ comptoir.cents('lifetime_revenue') }} as lifetime_revenue,
-        {{ comptoir.cents('lifetime_revenue / orders') }} as average_order_value,
+        {{ comptoir.exact_money_ratio('lifetime_revenue', 'orders') }} as average_order_value,
         cast(observed_days / 365.25 as double) as observed_years,
         cast(orders / (observed_days / 365.25) as double) as purchase_frequency_per_year,
         cast(annual_churn_rate as double) as annual_churn_rate,

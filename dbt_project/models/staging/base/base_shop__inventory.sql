@@ -38,7 +38,7 @@ checked as (
                 "unparsable_date"),
             ("snapshot_at is null", "impossible_date"),
             ("snapshot_at > loaded_at", "future_date"),
-            ("stock_quantity is null", "unparsable_quantity"),
+        ] + comptoir.integer_text_rules('stock_quantity_text', 'stock_quantity') + [
             ("stock_quantity < 0", "negative_quantity"),
         ]) }} as dq_rule
     from parsed

@@ -61,16 +61,17 @@ checked as (
         case when exact_copy_number = 1 then {{ comptoir.first_broken_rule([
             ("order_id is null", "blank_order_id"),
             ("product_id is null", "blank_product_id"),
-            ("line_number is null or line_number < 1", "invalid_line_number"),
+            ("not coalesce(" ~ comptoir.looks_like_integer('line_number_text') ~ ", false)"
+                ~ " or line_number is null or line_number < 1", "invalid_line_number"),
             ("order_date_text is null or not " ~ comptoir.looks_like_iso_timestamp('order_date_text'),
                 "unparsable_date"),
             ("ordered_at is null", "impossible_date"),
             ("ordered_at > loaded_at", "future_date"),
-            ("not coalesce(" ~ comptoir.looks_like_integer('quantity_text') ~ ", false)", "unparsable_quantity"),
+        ] + comptoir.integer_text_rules('quantity_text', 'quantity', var('max_order_quantity')) + [
             ("quantity <= 0", "nonpositive_quantity"),
         ] + comptoir.money_text_rules('unit_price_text', 'price') + [
-            ("not coalesce(" ~ comptoir.looks_like_decimal('unit_price_text') ~ ", false)"
-                ~ " or unit_price is null", "unparsable_price"),
+            ("not coalesce(" ~ comptoir.looks_like_decimal('unit_price_text') ~ ", false)", "unparsable_price"),
+            ("unit_price is null", "price_out_of_range"),
             ("unit_price < 0", "negative_price"),
             ("status is null or status not in ('completed', 'cancelled', 'returned')", "unknown_status"),
         ]) }} end as row_rule

@@ -36,10 +36,13 @@ checked as (
         {{ comptoir.first_broken_rule([
             ("product_id is null", "blank_product_id"),
         ] + comptoir.money_text_rules('price_text', 'price') + [
-            ("list_price is null", "unparsable_price"),
+            ("not coalesce(" ~ comptoir.looks_like_decimal('price_text') ~ ", false)", "unparsable_price"),
+            ("list_price is null", "price_out_of_range"),
             ("list_price < 0", "negative_price"),
         ] + comptoir.money_text_rules('cost_text', 'cost') + [
-            ("cost_text is not null and unit_cost is null", "unparsable_cost"),
+            ("cost_text is not null and not coalesce(" ~ comptoir.looks_like_decimal('cost_text') ~ ", false)",
+                "unparsable_cost"),
+            ("cost_text is not null and unit_cost is null", "cost_out_of_range"),
             ("unit_cost < 0", "negative_cost"),
         ]) }} as dq_rule
     from parsed

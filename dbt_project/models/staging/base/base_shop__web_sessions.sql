@@ -40,7 +40,7 @@ checked as (
                 "unparsable_date"),
             ("started_at is null", "impossible_date"),
             ("started_at > loaded_at", "future_date"),
-            ("pages_viewed_text is not null and pages_viewed is null", "unparsable_quantity"),
+        ] + comptoir.integer_text_rules('pages_viewed_text', 'pages_viewed', required=false) + [
             ("pages_viewed < 0", "negative_quantity"),
         ]) }} as dq_rule
     from parsed
