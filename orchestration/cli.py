@@ -175,6 +175,30 @@ def _print_dbt_summary(settings: Settings, summary: object | None) -> None:
         print(f"  {source:<16}{rule:<32}{count:>8,}")
 
 
+def _model_folders(settings: Settings) -> list[Path]:
+    """Where saved models are written (beside, then renamed): the folders a killed build may leave a `.tmp-*` in."""
+    folder = settings.models_dir
+    return [folder, *(p for p in folder.iterdir() if p.is_dir())] if folder.is_dir() else []
+
+
+def _was_interrupted(instance: object, run_id: str) -> bool:
+    """Whether Ctrl-C or SIGTERM ended the run (Dagster records it as canceled, or as a step interrupted)."""
+    from dagster import DagsterEventType, DagsterRunStatus
+
+    run = instance.get_run_by_id(run_id)  # type: ignore[attr-defined]
+    if run is not None and run.status in (DagsterRunStatus.CANCELED, DagsterRunStatus.CANCELING):
+        return True
+    records = instance.get_records_for_run(  # type: ignore[attr-defined]
+        run_id, of_type=DagsterEventType.STEP_FAILURE
+    ).records
+    for record in records:
+        data = record.event_log_entry.dagster_event.step_failure_data
+        error = data.error if data is not None else None
+        if error is not None and error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt"):
+            return True
+    return False
+
+
 def _step_failures(result: object) -> list[tuple[str, str]]:
     from dagster import ExecuteInProcessResult
 
@@ -199,9 +223,40 @@ def _quiet_dagster(record: logging.LogRecord) -> bool:
     return not record.name.startswith(("orchestration", "ml")) or record.levelno >= logging.WARNING
 
 
+def _wait_for_the_warehouse(settings: Settings, wait: float) -> bool:
+    """True when the build warehouse can be written; else one line saying who holds it (after `wait` seconds)."""
+    from orchestration.build_guard import wait_for_unlocked
+
+    def waiting(holder: object) -> None:
+        print(f"The warehouse {settings.warehouse_path} is locked by {holder.describe()}: "  # type: ignore[attr-defined]
+              f"waiting up to {wait:.0f}s for it to end", file=sys.stderr)
+
+    holder = wait_for_unlocked(settings.warehouse_path, wait, waiting)
+    if holder is not None:
+        print(f"error: the warehouse {settings.warehouse_path} is still locked by {holder.describe()} after "
+              f"{wait:.0f}s; nothing was built (--lock-wait sets how long to wait)", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     settings = _apply_seeds(args.seeds)
     _prepare_dagster_home(settings)
+    from orchestration.build_guard import (
+        PID_TAG,
+        describe_published,
+        mark_abandoned_runs,
+        raise_keyboard_interrupt_on_sigterm,
+        remove_leftovers,
+    )
+    from orchestration.defs.dbt.launcher import mark_as_parent
+
+    # dbt children die with this process (launcher.py); SIGTERM interrupts like Ctrl-C (build_guard.py).
+    mark_as_parent()
+    raise_keyboard_interrupt_on_sigterm()
+    if not _wait_for_the_warehouse(settings, args.lock_wait):
+        return 1
+    remove_leftovers(settings.published_path.parent, *_model_folders(settings))
     from dagster import DagsterInstance
 
     from orchestration.defs.dbt.project import DbtManifestError
@@ -233,21 +288,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     # Progress goes to the terminal even while dbt's echo is redirected to a file below.
     progress = TerminalProgress(sys.stdout)
     job = job.with_logger_defs({"console": colored_console_logger, "progress": progress.definition()})
+    tags = {PID_TAG: str(os.getpid()), **({FULL_REFRESH_TAG: "true"} if args.full_refresh else {})}
+    interrupted = False
     with DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
+        mark_abandoned_runs(instance, os.getpid())
         if not args.verbose:
             # dagster-dbt echoes dbt's console output on stdout: keep it in a file, print our summary.
             stream = stack.enter_context(dbt_output.open("w", encoding="utf-8"))
             stack.enter_context(contextlib.redirect_stdout(stream))
-        # One run: raw load, then dbt build (models and tests) once every raw table is written.
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}},
-            tags={FULL_REFRESH_TAG: "true"} if args.full_refresh else None,
-        )
-        progress.close()
+        try:
+            # One run: raw load, then dbt build (models and tests) once every raw table is written.
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                # Step events stay in the Dagster UI; the terminal gets warnings and our summary.
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}},
+                tags=tags,
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.close()
+        interrupted = interrupted or _was_interrupted(instance, run_id)
+        if interrupted:
+            # Before the summary: an interrupted run has no result worth printing, one line says it all.
+            print(f"Interrupted: nothing was published; {describe_published(settings.published_path)}.",
+                  file=sys.stderr)
+            return 130
         if args.report_json:
             from orchestration.bench.timings import build_report, process_started_at
 
@@ -549,6 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="what the daily schedule runs: score with the saved models instead of re-fitting them")
     build.add_argument("--report-json", metavar="FILE",
                        help="write where the time went (start-up, each step, dbt by kind of node) as JSON")
+    build.add_argument("--lock-wait", type=float, default=60.0, metavar="SECONDS",
+                       help="how long to wait for another process holding the warehouse (default 60)")
     build.set_defaults(func=cmd_build)
 
     bench = verbs.add_parser(

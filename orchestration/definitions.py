@@ -57,7 +57,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 database=str(settings.warehouse_path),
                 models_dir=str(settings.models_dir),
             ),
-            "dbt": dbt_resource(),
+            "dbt": dbt_resource(settings.home / "bin"),
         },
         # DuckDB allows one writer per file: steps run one after another in one process.
         executor=in_process_executor,

@@ -626,6 +626,14 @@ def _load_text_file(
     return rows, rejects, read
 
 
+def _engine_message(error: duckdb.Error) -> str:
+    """DuckDB's message without its SQL excerpt (`LINE 1: ...` and the caret line) or the file's full path: the
+    reader needs the problem, not our query."""
+    lines = [line for line in str(error).splitlines() if line.strip() and not line.startswith("LINE ")
+             and set(line.strip()) != {"^"}]
+    return " ".join(" ".join(lines).split()) or type(error).__name__
+
+
 def _load_parquet_file(
     con: duckdb.DuckDBPyConnection, source: Source, path: Path, loaded_at: datetime
 ) -> int:
@@ -633,7 +641,7 @@ def _load_parquet_file(
     try:
         described = con.execute(f"describe select * from read_parquet({literal})").fetchall()
     except duckdb.Error as error:
-        raise RawFileError(f"{path.name}: not a readable Parquet file ({error})") from error
+        raise RawFileError(f"{path.name}: not a readable Parquet file ({_engine_message(error)})") from error
     present = {row[0].lower(): row[0] for row in described}
     missing = [c for c in source.required_columns if c not in present]
     if missing:

@@ -174,6 +174,7 @@ def test_bad_files_fail_with_a_message_naming_file_and_problem(con, make_seeds, 
     with pytest.raises(RawFileError) as raised:
         load_source(con, source, folder, LOADED_AT)
     assert str(raised.value).startswith(message), str(raised.value)
+    assert "\n" not in str(raised.value) and "LINE 1" not in str(raised.value)  # one line, no SQL excerpt
 
 
 def test_a_failed_load_keeps_the_previous_table(con, make_seeds) -> None:

@@ -327,3 +327,22 @@ def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> N
     reported = subprocess.run([str(dbt_executable()), "--version"], capture_output=True, text=True, check=True,
                               env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}).stdout
     assert str(dbt_resource()._cli_version) == re.search(r"(\d+\.\d+\.\d+)", reported).group(1)
+
+
+def test_a_dbt_runtime_error_is_summarised_by_its_cause() -> None:
+    """`comptoir build` prints the model and the database's message, not only dbt's "Runtime Error" header."""
+    from orchestration.defs.dbt.results import summarise_run_results
+
+    message = (
+        "Runtime Error in model fct_order_lines (models/marts/core/fct_order_lines.sql)\n"
+        "  Out of Range Error: Overflow in multiplication of DECIMAL(18) (2000000000 * 9999999999999).\n"
+    )
+    summary = summarise_run_results({"results": [
+        {"unique_id": "model.comptoir.fct_order_lines", "status": "error", "message": message, "failures": None},
+    ]})
+    (failed,) = summary.failed
+    assert failed.describe() == (
+        "fct_order_lines: Runtime Error: Out of Range Error: Overflow in multiplication of DECIMAL(18) "
+        "(2000000000 * 9999999999999)."
+    )
+    assert "Out of Range Error" in summary.failure_message()

@@ -13,6 +13,7 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
+from orchestration.defs.dbt.launcher import dbt_launcher
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, PARTIAL_PARSE_FILE, TARGET_DIR_NAME, dbt_executable
 
 # The dbt profile (dbt_project/profiles.yml) reads the warehouse file from this variable.
@@ -40,8 +41,11 @@ class ComptoirDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource() -> DbtCliResource:
-    return ComptoirDbtCliResource(project_dir=dbt_project, dbt_executable=str(dbt_executable()))
+def dbt_resource(launcher_dir: Path | None = None) -> DbtCliResource:
+    """dagster-dbt's resource; with `launcher_dir`, dbt is started through the launcher there, so that it dies
+    with the process that started it (launcher.py)."""
+    executable = dbt_launcher(launcher_dir) if launcher_dir is not None else dbt_executable()
+    return ComptoirDbtCliResource(project_dir=dbt_project, dbt_executable=str(executable))
 
 
 def runs_dir(database: str | Path) -> Path:

@@ -6,6 +6,7 @@ failed) and `comptoir build` (to print the summary).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +38,24 @@ class NodeResult:
             plural = "s" if self.failures != 1 else ""
             return f"{self.name} ({self.failures:,} failing row{plural})"
         if self.failed and self.message:
-            first_line = self.message.strip().splitlines()[0] if self.message.strip() else ""
-            return f"{self.name}: {first_line}" if first_line else self.name
+            cause = error_cause(self.message)
+            return f"{self.name}: {cause}" if cause else self.name
         return self.name
+
+
+_ERROR_HEADER = re.compile(r"^(?P<kind>(?:Runtime|Compilation|Database|Parsing) Error) in \S+ \S+")
+MAX_CAUSE_CHARS = 300
+
+
+def error_cause(message: str) -> str:
+    """dbt's error message as one line that names the cause: `Runtime Error in model x (path)` is only a header,
+    the database's own message is on the line after it (e.g. `Out of Range Error: Overflow in multiplication`)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    header = _ERROR_HEADER.match(lines[0])
+    cause = f"{header['kind']}: {lines[1]}" if header and len(lines) > 1 else lines[0]
+    return cause if len(cause) <= MAX_CAUSE_CHARS else cause[: MAX_CAUSE_CHARS - 3] + "..."
 
 
 @dataclass(frozen=True)
