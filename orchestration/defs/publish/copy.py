@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.faults import pause_point
+
 log = logging.getLogger(__name__)
 
 # A copy must hold these schemas before it replaces the published file.
@@ -80,6 +82,7 @@ def publish_warehouse(source: Path, target: Path) -> Published:
             os.fsync(out.fileno())
         tables = _check_copy(tmp_path)
         os.chmod(tmp_path, 0o644)
+        pause_point("publish")  # a fault-injection test kills the build here: the copy written, not yet renamed
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
     except BaseException:
