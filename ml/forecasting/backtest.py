@@ -178,7 +178,8 @@ def _with_overall(folds: pd.DataFrame) -> pd.DataFrame:
 
 def _with_choice(table: pd.DataFrame) -> pd.DataFrame:
     """``is_chosen`` on every row of each series' chosen model (selection.py)."""
-    scored = table[table["scope"] == "fold"].assign(_scored=np.isfinite(table["mase"].astype(float)))
+    folds = table[table["scope"] == "fold"]
+    scored = folds.assign(_scored=np.isfinite(folds["mase"].astype(float)))
     folds_scored = scored.groupby(KEYS)["_scored"].sum().rename("folds_scored").reset_index()
     overall = table[table["scope"] == "overall"].merge(folds_scored, on=KEYS, how="left")
     chosen = choose_models(overall)

@@ -115,12 +115,13 @@ def _accuracy_metadata(table: pd.DataFrame) -> dict[str, Any]:
     total = overall[overall["series"] == TOTAL_SERIES].set_index("model")
     metadata: dict[str, Any] = {
         "chosen_models": MetadataValue.json(chosen),
-        "mean_interval_coverage": float(coverage.mean()),
         "series_coverage_outside_target": MetadataValue.json(outside),
+        **metric_metadata({"mean_interval_coverage": coverage.mean()}),
     }
     head = ""
-    if not total.empty:
-        (published,) = total.index[total["is_chosen"].astype(bool)]
+    chosen_total = total.index[total["is_chosen"].astype(bool)] if not total.empty else []
+    if len(chosen_total) == 1:
+        published = chosen_total[0]
         others = ", ".join(f"{model} {total.loc[model, 'mase']:.2f}" for model in MODELS if model in total.index)
         head = (
             f"total: published {published} (MASE {total.loc[published, 'mase']:.2f}; {others}), 80 % interval "
