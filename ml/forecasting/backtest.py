@@ -123,7 +123,7 @@ def _fold_results(
         test_mask = (ds > cut) & (ds <= cut + np.timedelta64(horizon, "D"))
         train, actual = y[train_mask], y[test_mask]
         if not actual.size or train.size < MIN_TRAINING_DAYS:
-            continue  # a series younger than the shop's first sale (the folds follow the oldest series)
+            continue  # a series younger than the others (the folds follow the oldest series)
         forecasts = predict_candidates(history.loc[train_mask, ["ds", "y"]], int(actual.size), settings.models,
                                        settings, holidays)
         for name, prediction in forecasts.items():

@@ -39,7 +39,10 @@ from ml.warehouse import InsufficientDataError
 logger = logging.getLogger(__name__)
 
 FALLBACK_MODEL = SEASONAL_NAIVE
-FALLBACK_REASON = "no backtest fold for this series (history too short to compare models): seasonal naive by default"
+FALLBACK_REASON = (
+    "no backtest choice for this series (history too short for a fold, or not in the last backtest): "
+    "seasonal naive by default"
+)
 
 FORECAST_COLUMNS: tuple[str, ...] = (
     "date_day",
