@@ -1,20 +1,18 @@
-"""Sales forecasts (Prophet), their backtests against naive baselines, and stock-out forecasts per product.
+"""Sales forecasts: candidate models scored by backtests, the best one published per series, stock-out forecasts.
 
-series.py reads the daily series from the marts, holidays.py builds the holiday table (main markets' public
-holidays and the shop's peak events), model.py fits Prophet and writes the forecast table, backtest.py and
-metrics.py score it against a seasonal-naive and a moving-average baseline, stockout.py turns the category
-unit forecasts into days until stock-out and reorder quantities. No Dagster here (orchestration/defs/ml/).
+series.py reads the daily series from the marts; holidays.py builds Prophet's holiday table (main markets'
+public holidays and the shop's peak events); model.py holds the shared settings, the model version and the
+Prophet candidate; classical.py the ETS and Theta candidates (statsmodels) and the baselines' in-sample fit;
+candidates.py fits any candidate (names.py lists them); backtest.py and metrics.py score every candidate on
+rolling-origin folds; selection.py picks the lowest backtest MASE per series; intervals.py calibrates the 80 %
+interval on the backtest errors and measures its coverage on held-out folds; forecast.py writes the published
+forecast table; stockout.py turns the category unit forecasts into days until stock-out and reorder
+quantities. No Dagster here (orchestration/defs/ml/).
 """
 
-from ml.forecasting.backtest import (
-    ACCURACY_CASTS,
-    ACCURACY_COLUMNS,
-    MODELS,
-    MOVING_AVERAGE,
-    PROPHET,
-    SEASONAL_NAIVE,
-    backtest,
-)
+from ml.forecasting.backtest import ACCURACY_CASTS, ACCURACY_COLUMNS, backtest
+from ml.forecasting.candidates import predict_candidates
+from ml.forecasting.forecast import FORECAST_CASTS, FORECAST_COLUMNS, forecast_daily_sales
 from ml.forecasting.holidays import choose_main_markets, holiday_table, shop_events
 from ml.forecasting.metrics import (
     mae,
@@ -25,8 +23,19 @@ from ml.forecasting.metrics import (
     seasonal_naive_scale,
     smape,
 )
-from ml.forecasting.model import FORECAST_CASTS, FORECAST_COLUMNS, HORIZON_DAYS, ProphetSettings, forecast_daily_sales
+from ml.forecasting.model import HORIZON_DAYS, ForecastSettings
+from ml.forecasting.names import (
+    BASELINES,
+    COMBINATION,
+    ETS,
+    MODELS,
+    MOVING_AVERAGE,
+    PROPHET,
+    SEASONAL_NAIVE,
+    THETA,
+)
 from ml.forecasting.pipeline import ForecastInputs, load_forecast_inputs
+from ml.forecasting.selection import CHOICE_COLUMNS, model_choice, read_model_choice
 from ml.forecasting.series import TOTAL_SERIES, read_daily_series, read_main_markets
 from ml.forecasting.stockout import (
     STOCKOUT_CASTS,
@@ -40,6 +49,10 @@ from ml.forecasting.stockout import (
 __all__ = [
     "ACCURACY_CASTS",
     "ACCURACY_COLUMNS",
+    "BASELINES",
+    "CHOICE_COLUMNS",
+    "COMBINATION",
+    "ETS",
     "FORECAST_CASTS",
     "FORECAST_COLUMNS",
     "HORIZON_DAYS",
@@ -49,9 +62,10 @@ __all__ = [
     "SEASONAL_NAIVE",
     "STOCKOUT_CASTS",
     "STOCKOUT_COLUMNS",
+    "THETA",
     "TOTAL_SERIES",
     "ForecastInputs",
-    "ProphetSettings",
+    "ForecastSettings",
     "backtest",
     "choose_main_markets",
     "days_until_stockout",
@@ -61,11 +75,14 @@ __all__ = [
     "mae",
     "mape",
     "mase",
+    "model_choice",
     "moving_average_forecast",
+    "predict_candidates",
     "read_category_unit_forecast",
     "read_daily_series",
     "read_inventory_demand",
     "read_main_markets",
+    "read_model_choice",
     "seasonal_naive_forecast",
     "seasonal_naive_scale",
     "shop_events",

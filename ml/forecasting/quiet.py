@@ -1,4 +1,4 @@
-"""Importing Prophet without its console noise.
+"""Importing Prophet without its console noise, and fitting statsmodels' ETS and Theta without warnings.
 
 Prophet logs "Importing plotly failed. Interactive plots will not work." at ERROR when its plotting module is
 imported without plotly (we never plot), sets its own logger to INFO, and cmdstanpy attaches a stream handler
@@ -21,6 +21,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 QUIET_LOGGERS = ("prophet", "cmdstanpy")
 # Prophet warns on every fit with less than two years of history; the backtest folds always have less (and
@@ -67,4 +69,20 @@ def quiet_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"prophet(\.|$)")
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"prophet(\.|$)")
+        yield
+
+
+@contextlib.contextmanager
+def quiet_statsmodels() -> Iterator[None]:
+    """Hide statsmodels' fit chatter: convergence and estimation warnings, and numpy's on flat series.
+
+    ETS and Theta are scored on backtests, so a poor fit shows in the accuracy table rather than in the log; an
+    all-zero series makes statsmodels take logs of zero (harmless: the forecast is 0).
+    """
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, EstimationWarning, ValueWarning
+
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        for category in (ConvergenceWarning, EstimationWarning, ValueWarning):
+            warnings.simplefilter("ignore", category)
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"statsmodels(\.|$)")
         yield

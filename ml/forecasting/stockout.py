@@ -1,7 +1,8 @@
 """Stock-out forecast and reorder quantity per product, from the category unit forecasts.
 
-Demand. A product's daily demand forecast is its category's Prophet unit forecast (``units:<category>`` of
-ml.forecast_daily_sales, the clipped yhat of the HORIZON_DAYS after the as-of date) times the product's
+Demand. A product's daily demand forecast is its category's published unit forecast (``units:<category>`` of
+ml.forecast_daily_sales, by whichever model the backtest chose for that series: the clipped yhat of the
+HORIZON_DAYS after the as-of date) times the product's
 share of its category's units over the last SHARE_WINDOW_DAYS days (completed lines, matched on the order
 line's source product id as mart_inventory does): d(t) = share x category_yhat(t). A product that sold
 nothing in the window has share 0 and no demand.

@@ -45,3 +45,19 @@ def test_raw_assets_materialize_with_row_counts_and_checksums(tmp_path: Path, sa
         path = sample_dir / source.file_name
         assert metadata["rows_loaded"] + metadata["rows_rejected"] == metadata["rows_in_file"]
         assert metadata["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_forecast_reads_its_backtest_and_both_are_refitted_weekly() -> None:
+    """The backtest chooses each series' model, so it runs first; the daily refresh fits neither."""
+    from orchestration.definitions import defs
+    from orchestration.defs.ml.forecasting import ACCURACY_KEY, FORECAST_KEY, STOCKOUT_KEY
+    from orchestration.defs.ml.schedules import REFIT_JOB_NAME, REFRESH_JOB_NAME
+
+    graph = defs.resolve_asset_graph()
+    assert ACCURACY_KEY in graph.get(FORECAST_KEY).parent_keys
+    assert FORECAST_KEY not in graph.get(ACCURACY_KEY).parent_keys
+    assert FORECAST_KEY in graph.get(STOCKOUT_KEY).parent_keys
+    weekly = defs.resolve_job_def(REFIT_JOB_NAME).asset_layer.selected_asset_keys
+    daily = defs.resolve_job_def(REFRESH_JOB_NAME).asset_layer.selected_asset_keys
+    assert {ACCURACY_KEY, FORECAST_KEY, STOCKOUT_KEY} <= weekly
+    assert STOCKOUT_KEY in daily and not {ACCURACY_KEY, FORECAST_KEY} & daily

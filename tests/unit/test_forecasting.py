@@ -1,10 +1,12 @@
-"""Forecasting on synthetic series and hand-made warehouses: metrics, baselines, Prophet, stock-out, quiet logs."""
+"""Forecasting on synthetic series and hand-made warehouses: metrics, candidates, backtests and the choice of
+model, calibrated intervals, the published table, stock-out, quiet logs."""
 
 from __future__ import annotations
 
 import math
 import subprocess
 import sys
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,14 +15,24 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from statsmodels.tsa.forecasting.theta import ThetaModel
+from statsmodels.tsa.seasonal import seasonal_decompose
 
 from ml.forecasting import (
     ACCURACY_COLUMNS,
+    BASELINES,
+    COMBINATION,
+    ETS,
     FORECAST_CASTS,
     FORECAST_COLUMNS,
+    MODELS,
+    MOVING_AVERAGE,
+    PROPHET,
+    SEASONAL_NAIVE,
     STOCKOUT_CASTS,
     STOCKOUT_COLUMNS,
-    ProphetSettings,
+    THETA,
+    ForecastSettings,
     backtest,
     choose_main_markets,
     days_until_stockout,
@@ -29,7 +41,9 @@ from ml.forecasting import (
     mae,
     mape,
     mase,
+    model_choice,
     moving_average_forecast,
+    predict_candidates,
     read_daily_series,
     read_inventory_demand,
     seasonal_naive_forecast,
@@ -38,14 +52,19 @@ from ml.forecasting import (
     stockout_forecast,
 )
 from ml.forecasting.backtest import fold_origins
+from ml.forecasting.classical import _theta_in_sample, theta, yearly_profile
+from ml.forecasting.forecast import FALLBACK_REASON
 from ml.forecasting.holidays import black_friday
+from ml.forecasting.intervals import calibrate, scaled_offsets
+from ml.forecasting.selection import choose_models
 from ml.forecasting.stockout import INVENTORY_COLUMNS
 from ml.warehouse import replace_table
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2025, 6, 30)
-# No country holidays and few interval samples: the unit tests are about the method, not the markets.
-FAST = ProphetSettings(uncertainty_samples=200, main_markets=())
+# No country holidays: the unit tests are about the method, not the markets.
+FAST = ForecastSettings(main_markets=())
+YEAR = 365
 
 
 def _synthetic(days: int = 420, seed: int = 7, level: float = 100.0, noise: float = 6.0) -> pd.DataFrame:
@@ -140,33 +159,205 @@ def test_holiday_table_merges_markets_and_adds_the_shop_events() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Prophet
+# Candidates, backtests and the choice of model
 
 
-def test_prophet_beats_seasonal_naive_on_a_series_with_a_weekly_pattern_and_a_trend() -> None:
+def _panel(seed: int = 11) -> pd.DataFrame:
+    """Several daily series ending at AS_OF with a known pattern: trend x weekly x yearly shape, plus noise.
+
+    Two years of a strongly weekly revenue series, a noisier one, Poisson units with the same shape, a series
+    with 400 days, and one with 200 days (under a year: the selection runs, the baseline guarantee is not asked).
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    specs = [
+        # series, days, level, trend per day, weekly amplitude, yearly amplitude, noise (share of the level)
+        ("revenue:total", 730, 200.0, 0.10, 1.0, 0.25, 0.06),
+        ("revenue:A", 730, 60.0, 0.02, 0.6, 0.35, 0.15),
+        ("units:A", 730, 6.0, 0.002, 0.8, 0.30, None),  # Poisson counts
+        ("units:B", 400, 40.0, 0.01, 1.0, 0.20, 0.10),
+        ("units:C", 200, 30.0, 0.00, 1.0, 0.00, 0.10),
+    ]
+    weekday = np.array([1.25, 1.05, 0.95, 0.95, 0.9, 0.7, 1.2])
+    for key, days, level, trend, weekly, yearly, noise in specs:
+        ds = pd.date_range(end=pd.Timestamp(AS_OF), periods=days, freq="D")
+        season = np.sin(2 * np.pi * ds.day_of_year / 365.25)
+        shape = (1 + weekly * (weekday[ds.day_of_week] - 1)) * (1 + yearly * season)
+        mean = (level + trend * np.arange(days)) * shape
+        y = rng.poisson(mean).astype(float) if noise is None else mean + rng.normal(0.0, noise * level, days)
+        measure, category = key.split(":")
+        frames.append(pd.DataFrame({"series": key, "measure": measure, "category": category, "ds": ds,
+                                    "y": np.clip(y, 0.0, None)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def panel_accuracy() -> tuple[pd.DataFrame, pd.DataFrame]:
+    series = _panel()
+    return series, backtest(series, AS_OF, FAST, "test")
+
+
+def test_the_chosen_model_is_at_most_the_best_baseline_on_every_series_with_a_year_of_history(
+    panel_accuracy: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    series, table = panel_accuracy
+    assert list(table.columns) == list(ACCURACY_COLUMNS)
+    overall = table[table["scope"] == "overall"]
+    assert set(zip(overall["series"], overall["model"], strict=True)) == {
+        (s, m) for s in series["series"].unique() for m in MODELS
+    }
+    assert overall.groupby("series")["is_chosen"].sum().eq(1).all(), "one chosen model per series"
+    mase_table = overall.pivot(index="series", columns="model", values="mase")
+    chosen = overall[overall["is_chosen"]].set_index("series")["model"]
+    history_days = series.groupby("series").size()
+    for key, model in chosen.items():
+        best_baseline = mase_table.loc[key, list(BASELINES)].min()
+        assert mase_table.loc[key, model] == mase_table.loc[key].min()
+        if history_days[key] >= YEAR:
+            assert mase_table.loc[key, model] <= best_baseline, key
+    # A clear weekly and yearly pattern with little noise: a model, not a baseline, wins, and beats them clearly.
+    assert chosen["revenue:total"] not in BASELINES
+    assert mase_table.loc["revenue:total", chosen["revenue:total"]] < 0.9 * mase_table.loc[
+        "revenue:total", list(BASELINES)].min()
+    # Every row of the chosen model is marked, and no other.
+    marked = table[table["is_chosen"]].groupby("series")["model"].unique()
+    assert {key: list(models) for key, models in marked.items()} == {key: [m] for key, m in chosen.items()}
+
+
+def test_interval_coverage_is_measured_on_held_out_folds_and_near_80_percent(
+    panel_accuracy: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    _, table = panel_accuracy
+    folds = table[table["scope"] == "fold"]
+    # Each fold's coverage is a share of its 30 test days, measured with offsets from the other folds.
+    assert ((folds["interval_coverage"] * folds["test_days"]).round(9) % 1 == 0).all()
+    assert (folds["interval_lower_offset"] <= 0).all() and (folds["interval_upper_offset"] >= 0).all()
+    overall = table[table["scope"] == "overall"].set_index(["series", "model"])
+    assert overall["interval_coverage"].to_numpy() == pytest.approx(
+        folds.groupby(["series", "model"])["interval_coverage"].mean().reindex(overall.index).to_numpy()
+    )
+    chosen = overall[overall["is_chosen"]]["interval_coverage"]
+    assert chosen.notna().all()
+    assert chosen.between(0.65, 0.95).all(), chosen.to_dict()
+    assert 0.72 <= overall["interval_coverage"].mean() <= 0.88
+
+
+def test_backtest_scores_every_candidate_on_every_fold_and_prophet_beats_seasonal_naive() -> None:
     series = _synthetic()
     table = backtest(series, AS_OF, FAST, "test", n_folds=3, step=60)
-    assert list(table.columns) == list(ACCURACY_COLUMNS)
     folds = table[table["scope"] == "fold"]
-    assert folds.groupby("model")["fold"].nunique().to_dict() == {
-        "moving_average_28d": 3, "prophet": 3, "seasonal_naive": 3,
-    }
+    assert folds.groupby("model")["fold"].nunique().to_dict() == dict.fromkeys(MODELS, 3)
     overall = table[table["scope"] == "overall"].set_index("model")["mase"]
-    assert overall["prophet"] < overall["seasonal_naive"]
+    assert overall[PROPHET] < overall[SEASONAL_NAIVE]
     # The overall row is the mean of the folds.
-    assert overall["prophet"] == pytest.approx(folds[folds["model"] == "prophet"]["mase"].mean())
-    prophet_rows = table[table["model"] == "prophet"]
-    assert (prophet_rows["beats_seasonal_naive"] == (prophet_rows["mase"] < table.loc[
-        table["model"] == "seasonal_naive", "mase"].to_numpy())).all()
-    assert table.loc[table["model"] == "seasonal_naive", "beats_seasonal_naive"].isna().all()
+    assert overall[PROPHET] == pytest.approx(folds[folds["model"] == PROPHET]["mase"].mean())
+    naive = folds[folds["model"] == SEASONAL_NAIVE].set_index("fold")["mase"]
+    for model in (PROPHET, ETS, THETA):
+        rows = folds[folds["model"] == model].set_index("fold")
+        assert (rows["beats_seasonal_naive"] == (rows["mase"] < naive.loc[rows.index])).all()
+    assert table.loc[table["model"] == SEASONAL_NAIVE, "beats_seasonal_naive"].isna().all()
+    assert set(table.loc[table["is_baseline"], "model"]) == set(BASELINES)
 
 
-def test_forecast_table_has_history_and_horizon_with_non_negative_ordered_intervals() -> None:
-    # A low series with big swings: Prophet's raw forecast dips below 0 on the quiet days.
+def test_the_combination_is_the_mean_of_prophet_ets_and_theta() -> None:
+    history = _synthetic(days=180)[["ds", "y"]]
+    holidays = holiday_table((), 2024, 2025)
+    predictions = predict_candidates(history, 14, MODELS, FAST, holidays, in_sample=True)
+    members = np.mean([predictions[m].forecast for m in (PROPHET, ETS, THETA)], axis=0)
+    assert predictions[COMBINATION].forecast == pytest.approx(members)
+    assert predictions[COMBINATION].fitted == pytest.approx(
+        np.mean([predictions[m].fitted for m in (PROPHET, ETS, THETA)], axis=0))
+    for model, prediction in predictions.items():
+        assert prediction.forecast.shape == (14,) and prediction.fitted.shape == (180,), model
+        assert np.isfinite(prediction.forecast).all() and (prediction.forecast >= 0).all(), model
+    assert predictions[SEASONAL_NAIVE].forecast.tolist() == np.resize(history["y"].to_numpy()[-7:], 14).tolist()
+    assert predictions[MOVING_AVERAGE].forecast == pytest.approx(np.full(14, history["y"].to_numpy()[-28:].mean()))
+
+
+def test_theta_in_sample_values_are_statsmodels_one_step_forecasts() -> None:
+    y = _synthetic(days=200)["y"].to_numpy()
+    fit = ThetaModel(y, period=7, use_test=False, method="additive").fit()
+    fitted = _theta_in_sample(y, float(fit.params["alpha"]), float(fit.params["b0"]))
+    # The last in-sample value carries the SES level after n - 1 days; one more SES step and the drift after n
+    # days give statsmodels' own forecast of day n + 1.
+    alpha, b0 = float(fit.params["alpha"]), float(fit.params["b0"])
+
+    def drift(n: int) -> float:
+        return 0.5 * b0 * (1 / alpha - (1 - alpha) ** n / alpha)
+
+    season = seasonal_decompose(y, model="additive", period=7).seasonal
+    level_before = fitted[-1] - season[-1] - drift(len(y) - 1)
+    level = alpha * (y[-1] - season[-1]) + (1 - alpha) * level_before
+    assert level + drift(len(y)) + season[len(y) % 7] == pytest.approx(float(np.asarray(fit.forecast(1))[0]))
+    # A constant series forecasts that constant (statsmodels' trend regression alone would add a slope).
+    assert theta(np.full(60, 2.0), 3, in_sample=True).forecast.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_yearly_profile_is_last_years_shape_around_the_origin() -> None:
+    days = np.arange(800)
+    y = 100 + 50 * (days % 364 >= 300)  # a yearly high season from day 300 of each 364-day year
+    profile = yearly_profile(y.astype(float), 90)
+    origin = len(y) - 1 - 364  # day 435: in the low season; its 28-day centred mean is 100
+    assert profile[0] == pytest.approx(1.0)
+    high = origin + np.arange(1, 91)
+    fully_high = (high % 364 >= 314) & (high % 364 < 350)  # 28-day windows entirely in the high season
+    assert profile[fully_high] == pytest.approx(1.5)
+    assert yearly_profile(np.ones(300), 10).tolist() == [1.0] * 10  # under a year and a window: no profile
+    assert yearly_profile(np.zeros(800), 5).tolist() == [1.0] * 5  # no level to compare with
+
+
+def test_choice_takes_the_lowest_mase_breaks_ties_by_simplicity_and_needs_every_fold() -> None:
+    overall = pd.DataFrame({
+        "series": ["a"] * 4 + ["b"] * 3,
+        "model": [PROPHET, ETS, MOVING_AVERAGE, SEASONAL_NAIVE, PROPHET, THETA, MOVING_AVERAGE],
+        "mase": [0.80, 0.80, 0.80, 0.95, 0.50, 0.70, 0.90],
+        "folds_scored": [4, 4, 4, 4, 3, 4, 4],
+    })
+    chosen = choose_models(overall)
+    assert chosen["a"] == MOVING_AVERAGE  # a tie: the simpler model
+    assert chosen["b"] == THETA  # Prophet's 0.50 rests on one fold fewer
+
+
+def test_interval_offsets_are_conformal_order_statistics_and_coverage_uses_the_other_folds() -> None:
+    # Fold 1's scaled errors are 1..9 (9 errors: the floor(10 x 0.1) = 1st and ceil(10 x 0.9) = 9th smallest).
+    errors = pd.DataFrame({"series": "s", "model": "m", "scaled_error": np.arange(1.0, 10.0) - 5})
+    offsets = scaled_offsets(errors, ["series", "model"]).iloc[0]
+    assert (offsets["interval_lower_offset"], offsets["interval_upper_offset"]) == (-4.0, 4.0)
+    # Two folds with scale 2: fold 2's actuals are judged with fold 1's offsets and the other way round.
+    fold_1 = pd.DataFrame({"fold": 1, "actual": 10 + 2 * (np.arange(1.0, 10.0) - 5), "forecast": 10.0})
+    fold_2 = pd.DataFrame({"fold": 2, "actual": [10.0, 17.0, 3.0, 10.5, 9.0, 11.0, 10.0, 10.0, 30.0],
+                           "forecast": 10.0})
+    per_fold, overall = calibrate(pd.concat([fold_1, fold_2]).assign(series="s", model="m", scale=2.0))
+    per_fold = per_fold.set_index("fold")
+    # Fold 2 with fold 1's offsets (-4, 4) x 2: [2, 18] holds 8 of its 9 actuals (not 30).
+    assert per_fold.loc[2, "interval_coverage"] == pytest.approx(8 / 9)
+    assert (per_fold.loc[2, "interval_lower_offset"], per_fold.loc[2, "interval_upper_offset"]) == (-4.0, 4.0)
+    # Fold 1 with fold 2's offsets: its scaled errors run -3.5 .. 10, so [10 - 7, 10 + 20] = [3, 30], which holds
+    # fold 1's actuals 4 .. 18 but not 2.
+    assert (per_fold.loc[1, "interval_lower_offset"], per_fold.loc[1, "interval_upper_offset"]) == (-3.5, 10.0)
+    assert per_fold.loc[1, "interval_coverage"] == pytest.approx(8 / 9)
+    assert overall["interval_coverage"].iloc[0] == pytest.approx(8 / 9)
+    # The published offsets come from both folds' 18 errors: the floor(19 x 0.1) = 1st and ceil(19 x 0.9) = 18th.
+    assert (overall["interval_lower_offset"].iloc[0], overall["interval_upper_offset"].iloc[0]) == (-4.0, 10.0)
+
+
+# --------------------------------------------------------------------------------------------
+# The published table
+
+
+def _published(series: pd.DataFrame, settings: ForecastSettings = FAST) -> tuple[pd.DataFrame, str]:
+    """Backtest, choose, forecast: what the two assets do in turn."""
+    choice = model_choice(backtest(series, AS_OF, settings, "test"))
+    return forecast_daily_sales(series, AS_OF, settings, choice)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_forecast_table_has_history_and_horizon_with_non_negative_ordered_intervals(model: str) -> None:
+    # A low series with big swings: the models' raw values and the intervals' lower ends dip below 0.
     series = _synthetic(days=200, level=4.0, noise=3.0)
-    table, version = forecast_daily_sales(series, AS_OF, FAST)
+    table, version = _published(series, ForecastSettings(main_markets=(), models=(model,)))
     assert list(table.columns) == list(FORECAST_COLUMNS)
-    assert version.startswith(f"prophet-{AS_OF.isoformat()}-")
+    assert version.startswith(f"forecast-{AS_OF.isoformat()}-")
     history, future = table[~table["is_forecast"]], table[table["is_forecast"]]
     assert len(history) == 200 and len(future) == FAST.horizon_days
     assert history["actual"].to_numpy() == pytest.approx(series["y"].to_numpy())
@@ -175,32 +366,69 @@ def test_forecast_table_has_history_and_horizon_with_non_negative_ordered_interv
     assert (table[["yhat", "yhat_lower", "yhat_upper"]] >= 0).all().all()
     assert ((table["yhat_lower"] <= table["yhat"]) & (table["yhat"] <= table["yhat_upper"])).all()
     assert (table["yhat_lower"] == 0).any(), "the synthetic series should need clipping"
+    assert (table["model"] == model).all()
+    assert table["interval_coverage"].notna().all() and table["chosen_reason"].str.startswith("lowest").all()
+
+
+def test_the_published_model_is_the_chosen_one_and_says_why(
+    panel_accuracy: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    series, accuracy = panel_accuracy
+    choice = model_choice(accuracy)
+    table, _ = forecast_daily_sales(series, AS_OF, FAST, choice)
+    published = table.groupby("series")[["model", "backtest_mase", "best_baseline_mase", "interval_coverage",
+                                          "chosen_reason"]].first()
+    overall = accuracy[accuracy["scope"] == "overall"]
+    chosen = overall[overall["is_chosen"]].set_index("series")
+    assert published["model"].to_dict() == chosen["model"].to_dict()
+    assert published["backtest_mase"].to_numpy() == pytest.approx(chosen.loc[published.index, "mase"].to_numpy())
+    best_baseline = overall[overall["is_baseline"]].groupby("series")["mase"].min()
+    assert published["best_baseline_mase"].to_numpy() == pytest.approx(best_baseline[published.index].to_numpy())
+    reason = published.loc["revenue:total", "chosen_reason"]
+    assert reason.startswith("lowest backtest MASE of 6 candidates over 4 folds") and "best baseline" in reason
+    # The interval is the published value plus the overall offsets times the series' scale.
+    total = table[(table["series"] == "revenue:total") & table["is_forecast"]]
+    y = series.loc[series["series"] == "revenue:total", "y"].to_numpy()
+    upper = total["yhat"] + chosen.loc["revenue:total", "interval_upper_offset"] * seasonal_naive_scale(y)
+    assert total["yhat_upper"].to_numpy() == pytest.approx(upper.to_numpy())
+
+
+def test_a_series_too_short_for_a_backtest_falls_back_to_the_seasonal_naive() -> None:
+    series = _synthetic(days=40)
+    assert backtest(series, AS_OF, FAST, "test").empty
+    table, _ = _published(series)
+    future = table[table["is_forecast"]]
+    assert (table["model"] == SEASONAL_NAIVE).all() and (table["chosen_reason"] == FALLBACK_REASON).all()
+    assert table[["backtest_mase", "best_baseline_mase", "interval_coverage"]].isna().all().all()
+    assert future["yhat"].to_numpy() == pytest.approx(np.resize(series["y"].to_numpy()[-7:], 90))
+    assert (future["yhat_upper"] > future["yhat"]).all() and (future["yhat_lower"] < future["yhat"]).all()
 
 
 def test_the_same_data_give_the_same_table_and_version_and_other_data_another_version() -> None:
     series = _synthetic(days=150)
-    first, version = forecast_daily_sales(series, AS_OF, FAST)
-    again, version_again = forecast_daily_sales(series, AS_OF, FAST)
+    first, version = _published(series)
+    again, version_again = _published(series)
     pd.testing.assert_frame_equal(first, again)
     assert version == version_again
     changed = series.assign(y=series["y"].where(series.index != 10, series["y"] + 1))
-    assert forecast_daily_sales(changed, AS_OF, FAST)[1] != version
-    # Seeding the intervals does not leak into numpy's global generator.
+    assert _published(changed)[1] != version
+    # Nothing draws from numpy's global generator.
     np.random.seed(1)
     expected = np.random.random()
     np.random.seed(1)
-    forecast_daily_sales(series, AS_OF, FAST)
+    _published(series)
     assert np.random.random() == expected
 
 
 def test_forecast_table_writes_with_its_types(tmp_path: Path) -> None:
-    table, _ = forecast_daily_sales(_synthetic(days=120), AS_OF, FAST)
+    table, _ = _published(_synthetic(days=120))
     with duckdb.connect() as con:
         replace_table(con, "forecast_daily_sales", table, casts=FORECAST_CASTS)
         types = dict(con.execute("select column_name, data_type from information_schema.columns "
                                  "where table_name = 'forecast_daily_sales'").fetchall())
         nulls = con.execute("select count(*) from ml.forecast_daily_sales where actual is null").fetchone()
     assert types["date_day"] == "DATE" and types["is_forecast"] == "BOOLEAN" and types["actual"] == "DOUBLE"
+    assert types["model"] == "VARCHAR" and types["backtest_mase"] == "DOUBLE" and types["chosen_reason"] == "VARCHAR"
     assert nulls == (FAST.horizon_days,)
 
 
@@ -217,6 +445,16 @@ def test_prophet_and_cmdstanpy_stay_quiet() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == "", done.stdout + done.stderr
+
+
+def test_statsmodels_candidates_fit_degenerate_series_without_warnings() -> None:
+    ds = pd.date_range(end=pd.Timestamp(AS_OF), periods=60, freq="D")
+    for y in (np.zeros(60), np.full(60, 3.0), np.r_[np.zeros(50), 1.0, np.zeros(9)]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            predictions = predict_candidates(pd.DataFrame({"ds": ds, "y": y}), 7, (ETS, THETA), FAST, in_sample=True)
+        assert not caught, [str(w.message) for w in caught]
+        assert all(np.isfinite(p.forecast).all() and (p.forecast >= 0).all() for p in predictions.values())
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ SCHEDULE_TIMEZONE = "UTC"
 # Assets that fit a model (slow, and stable from one day to the next). The stock-out forecast is not one:
 # it runs daily on the current stock with the latest sales forecast; nor are the segments (assigned daily with
 # the saved segment model) and the order anomalies (their forest is refitted on a bounded sample every run).
+# The sales forecast depends on its backtest (the backtest chooses the model per series), so the weekly job runs
+# ml/forecast_accuracy, then ml/forecast_daily_sales with that choice, then the stock-out forecast; the daily
+# refresh fits neither and keeps the last published forecast and choice.
 WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY, SEGMENT_MODEL_KEY, CUSTOMER_CLV_KEY, FORECAST_KEY, ACCURACY_KEY]
 
 
