@@ -486,6 +486,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ml.propensity.registry import ModelLoadError, ModelNotFoundError
 
     settings = Settings.from_env()
+    # Progress of a long file on stderr (a line every few seconds); the model's per-chunk notes stay quiet.
+    logging.getLogger("ml.propensity.batch").setLevel(logging.INFO)
     try:
         summary = score_file(
             Path(args.input),
@@ -500,7 +502,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         else:
             print(f"error: {error} in {args.input}; nothing written (--skip-invalid scores the others):",
                   file=sys.stderr)
-        for line in format_row_errors(error.errors):
+        for line in format_row_errors(error.errors, invalid_rows=error.invalid_rows):
             print(f"  {line}", file=sys.stderr)
         return 2
     except InputError as error:
@@ -511,7 +513,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 1
     if summary.errors:
         print(f"warning: skipped {summary.invalid_rows:,} invalid row(s) of {summary.input_rows:,}:", file=sys.stderr)
-        for line in format_row_errors(summary.errors):
+        for line in format_row_errors(summary.errors, invalid_rows=summary.invalid_rows):
             print(f"  {line}", file=sys.stderr)
     print(f"Scored {summary.scored_rows:,} of {summary.input_rows:,} customers with {summary.model_version}")
     if summary.scorer != MODEL_SCORER:
