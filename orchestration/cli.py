@@ -15,7 +15,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings
+from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings, make_private, private_dir, private_home
 
 log = logging.getLogger("comptoir")
 
@@ -36,12 +36,12 @@ def _apply_seeds(seeds: str | None) -> Settings:
     settings = Settings.from_env()
     os.environ[SEEDS_ENV] = str(settings.seeds_dir)
     os.environ[HOME_ENV] = str(settings.home)
+    private_home(settings.home)
     return settings
 
 
 def _prepare_dagster_home(settings: Settings) -> Path:
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(settings.dagster_home)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != _DAGSTER_YAML:
         config.write_text(_DAGSTER_YAML)
@@ -400,6 +400,7 @@ def cmd_superset(args: argparse.Namespace) -> int:
     from orchestration.superset import server
 
     settings = Settings.from_env()
+    private_home(settings.home)
     if args.superset_verb == "init":
         started = time.monotonic()
         try:
@@ -453,6 +454,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"error: unknown size(s) {', '.join(unknown)}; choose among {', '.join(SIZES)}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    private_home(settings.home)
     cache = Path(args.cache) if args.cache else settings.home / "bench"
     started = time.monotonic()
     try:
@@ -610,6 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First of all: everything written from here on, by this process and the ones it starts (dbt, Dagster,
+    # Superset), is owner only. Scores written by `comptoir score` too: they name customers.
+    make_private()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Our own progress at INFO; third-party libraries (alembic, dagster) only when they warn.
