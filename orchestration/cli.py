@@ -447,7 +447,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """`comptoir bench`: builds beside their replayed SQL, pandas and a one-day incremental run; docs/benchmarks.md."""
     from orchestration.bench.datasets import SIZES
     from orchestration.bench.report import render
-    from orchestration.bench.run import run_bench, to_json
+    from orchestration.bench.run import run_bench, run_scoring, to_json
 
     unknown = [size for size in args.lines if size not in SIZES]
     if unknown:
@@ -459,14 +459,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         results = run_bench(args.lines, args.repeat, cache, settings.seeds_dir)
+        # Batch scoring with the first size's saved model (the file sizes, not the warehouse's, are what matter).
+        scoring = run_scoring(cache, args.lines[0], args.score_rows, args.repeat) if args.score_rows else []
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    payload = to_json(results)
+    payload = to_json(results, scoring)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    out.write_text(render(payload["results"], args.repeat, time.monotonic() - started), encoding="utf-8")
+    out.write_text(render(payload["results"], args.repeat, time.monotonic() - started, payload["scoring"]),
+                   encoding="utf-8")
     print(out.read_text(encoding="utf-8"))
     print(f"Wrote {out} and {out.with_suffix('.json')}")
     return 0
@@ -559,13 +562,17 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure builds against their replayed SQL, pandas and a one-day incremental run",
         description="Builds (and caches under $COMPTOIR_HOME/bench) landing folders of each size, then measures, "
         "interleaved: a full `comptoir build`, its compiled SQL replayed in DuckDB, a pandas baseline of the headline "
-        "marts, and an incremental build of one new day. Writes docs/benchmarks.md and benchmarks.json.",
+        "marts, and an incremental build of one new day; then `comptoir score` on generated files of N customers "
+        "(--score-rows). Writes docs/benchmarks.md and benchmarks.json.",
     )
     bench.add_argument("--lines", nargs="+", default=["sample", "1M"], metavar="SIZE",
                        help="sizes to measure: sample, 1M, 10M, 50M (default: sample 1M; 10M takes ~15 min)")
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the report gives medians (default 1)")
     bench.add_argument("--out", default="docs/benchmarks.md", help="report path (default docs/benchmarks.md)")
     bench.add_argument("--cache", help="where landing folders and runs are kept (default $COMPTOIR_HOME/bench)")
+    bench.add_argument("--score-rows", type=int, nargs="*", default=[100_000, 1_000_000], metavar="N",
+                       help="also measure `comptoir score` on generated CSV files of N customers (default: 100000 "
+                       "1000000; none: skip it)")
     bench.set_defaults(func=cmd_bench)
 
     serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")
