@@ -245,21 +245,34 @@ def _json_message(error: Exception) -> str:
     return str(message).strip().splitlines()[0] if str(message).strip() else type(error).__name__
 
 
+def _first_byte(handle: BinaryIO) -> bytes:
+    """The first byte that is not whitespace (b"" at the end); the handle is put back where it was."""
+    start = handle.tell()
+    while block := handle.read(_BLANK_PEEK):
+        if stripped := block.lstrip():
+            handle.seek(start)
+            return stripped[:1]
+    handle.seek(start)
+    return b""
+
+
 def _json_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """A JSON array's elements ``chunk_rows`` at a time, parsed incrementally (ijson); index: record numbers."""
     with _reading(path, binary=True) as handle:
-        events = ijson.parse(handle, use_float=True)
-        record = 1
+        parsed = itertools.count(1)  # advanced once per element parsed: says where a syntax error is
         try:
-            first = next(events, None)
-            if first is None or first[1] != "start_array":
+            if _first_byte(handle) != b"[":
+                next(ijson.parse(handle), None)  # raises when the file is not JSON at all
                 raise InputError(f"{path} must hold a JSON array of objects, one per customer")
-            items = ijson.items(events, "item")
+            # Straight from the file: ijson's C parser reads it in blocks and hands over whole elements.
+            items = (item for item, _ in zip(ijson.items(handle, "item", use_float=True), parsed, strict=False))
+            record = 1
             while batch := list(itertools.islice(items, chunk_rows)):
                 yield _records_frame(batch, path, pd.RangeIndex(record, record + len(batch), name=RECORD))
                 record += len(batch)
         except ijson.JSONError as error:
-            raise InputError(f"{path} is not valid JSON: {_json_message(error)} (after record {record - 1})") from None
+            where = next(parsed) - 1
+            raise InputError(f"{path} is not valid JSON: {_json_message(error)} (after record {where:,})") from None
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
