@@ -406,6 +406,29 @@ def test_json_values_keep_their_text_whatever_else_their_chunk_holds(
         assert [e.message for e in errors] == ["'-1' is negative"]
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_numbers_are_quoted_alike_in_a_chunk_of_numbers_and_in_a_chunk_with_text(
+    fmt: str, tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
+) -> None:
+    """A chunk whose column holds JSON numbers only is parsed as numbers, one with text through the text: the
+    messages quote the value the same way."""
+    values = {0: -0.5, 1: 1e-07, 3: -0.5, 4: "abc", 5: 12345678.125}
+    planted = features.head(6).astype(object)
+    for position, value in values.items():
+        planted.loc[planted.index[position], "revenue_30d"] = value
+    path = _write(planted.assign(share_books=[0.5, 1.5, 0.25, 1.5, 0.0, 2]), tmp_path / f"customers.{fmt}")
+    for chunk_rows in (3, WHOLE):
+        _, errors = validate(pd.concat(list(iter_input(path, chunk_rows))), trained.input_columns)
+        assert [(e.row, e.column, e.message) for e in errors] == [
+            (1, "revenue_30d", "'-0.5' is negative"),
+            (2, "share_books", "'1.5' is outside [0, 1]"),
+            (4, "revenue_30d", "'-0.5' is negative"),
+            (4, "share_books", "'1.5' is outside [0, 1]"),
+            (5, "revenue_30d", "'abc' is not a number"),
+            (6, "share_books", "'2.0' is outside [0, 1]"),  # the file holds 2.0
+        ], chunk_rows
+
+
 def test_csv_line_numbers_run_on_across_chunks_and_blank_lines(
     tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
 ) -> None:
