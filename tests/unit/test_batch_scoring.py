@@ -381,10 +381,10 @@ def test_scoring_in_small_chunks_writes_the_bytes_of_one_chunk(
     planted = _planted(_planted(features, 3, {"orders_30d": -1}), len(features) - 2, {"revenue_30d": "x"})
     path = _write(planted, tmp_path / f"customers.{source}")
     summaries = {}
-    for chunk_rows in (CHUNK, WHOLE):
+    for chunk_rows, score_rows in ((CHUNK, 150), (WHOLE, WHOLE)):  # scored 150 valid rows at a time (~2 chunks)
         output = tmp_path / f"scores-{chunk_rows}.{target}"
         summaries[chunk_rows] = score_file(path, output, models_dir, skip_invalid=True, scored_at=SCORED_AT,
-                                           chunk_rows=chunk_rows)
+                                           chunk_rows=chunk_rows, score_rows=score_rows)
     assert (tmp_path / f"scores-{CHUNK}.{target}").read_bytes() == (tmp_path / f"scores-{WHOLE}.{target}").read_bytes()
     chunked, whole = summaries[CHUNK], summaries[WHOLE]
     assert chunked.errors == whole.errors and len(chunked.errors) == 2
