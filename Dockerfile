@@ -9,6 +9,7 @@ WORKDIR /app
 COPY requirements/bi.lock requirements/bi.lock
 RUN pip install --no-cache-dir -r requirements/bi.lock psycopg2-binary==2.9.13
 COPY superset/superset_config.py superset/superset_config.py
+COPY superset/admin_user.py superset/admin_user.py
 ENV SUPERSET_CONFIG_PATH=/app/superset/superset_config.py \
     FLASK_APP=superset \
     COMPTOIR_HOME=/data/superset-home

@@ -15,7 +15,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings
+from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings, make_private, private_dir, private_home
 
 log = logging.getLogger("comptoir")
 
@@ -36,12 +36,12 @@ def _apply_seeds(seeds: str | None) -> Settings:
     settings = Settings.from_env()
     os.environ[SEEDS_ENV] = str(settings.seeds_dir)
     os.environ[HOME_ENV] = str(settings.home)
+    private_home(settings.home)
     return settings
 
 
 def _prepare_dagster_home(settings: Settings) -> Path:
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(settings.dagster_home)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != _DAGSTER_YAML:
         config.write_text(_DAGSTER_YAML)
@@ -468,6 +468,7 @@ def cmd_superset(args: argparse.Namespace) -> int:
     from orchestration.superset import server
 
     settings = Settings.from_env()
+    private_home(settings.home)
     if args.superset_verb == "init":
         started = time.monotonic()
         try:
@@ -514,25 +515,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """`comptoir bench`: builds beside their replayed SQL, pandas and a one-day incremental run; docs/benchmarks.md."""
     from orchestration.bench.datasets import SIZES
     from orchestration.bench.report import render
-    from orchestration.bench.run import run_bench, to_json
+    from orchestration.bench.run import run_bench, run_scoring, to_json
 
     unknown = [size for size in args.lines if size not in SIZES]
     if unknown:
         print(f"error: unknown size(s) {', '.join(unknown)}; choose among {', '.join(SIZES)}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
+    private_home(settings.home)
     cache = Path(args.cache) if args.cache else settings.home / "bench"
     started = time.monotonic()
     try:
         results = run_bench(args.lines, args.repeat, cache, settings.seeds_dir)
+        # Batch scoring with the first size's saved model (the file sizes, not the warehouse's, are what matter).
+        scoring = run_scoring(cache, args.lines[0], args.score_rows, args.repeat) if args.score_rows else []
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    payload = to_json(results)
+    payload = to_json(results, scoring)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    out.write_text(render(payload["results"], args.repeat, time.monotonic() - started), encoding="utf-8")
+    out.write_text(render(payload["results"], args.repeat, time.monotonic() - started, payload["scoring"]),
+                   encoding="utf-8")
     print(out.read_text(encoding="utf-8"))
     print(f"Wrote {out} and {out.with_suffix('.json')}")
     return 0
@@ -554,6 +559,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ml.propensity.registry import ModelLoadError, ModelNotFoundError
 
     settings = Settings.from_env()
+    # Progress of a long file on stderr (a line every few seconds); the model's per-chunk notes stay quiet.
+    logging.getLogger("ml.propensity.batch").setLevel(logging.INFO)
     try:
         summary = score_file(
             Path(args.input),
@@ -568,7 +575,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         else:
             print(f"error: {error} in {args.input}; nothing written (--skip-invalid scores the others):",
                   file=sys.stderr)
-        for line in format_row_errors(error.errors):
+        for line in format_row_errors(error.errors, invalid_rows=error.invalid_rows):
             print(f"  {line}", file=sys.stderr)
         return 2
     except InputError as error:
@@ -579,7 +586,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 1
     if summary.errors:
         print(f"warning: skipped {summary.invalid_rows:,} invalid row(s) of {summary.input_rows:,}:", file=sys.stderr)
-        for line in format_row_errors(summary.errors):
+        for line in format_row_errors(summary.errors, invalid_rows=summary.invalid_rows):
             print(f"  {line}", file=sys.stderr)
     print(f"Scored {summary.scored_rows:,} of {summary.input_rows:,} customers with {summary.model_version}")
     if summary.scorer != MODEL_SCORER:
@@ -625,13 +632,17 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="measure builds against their replayed SQL, pandas and a one-day incremental run",
         description="Builds (and caches under $COMPTOIR_HOME/bench) landing folders of each size, then measures, "
         "interleaved: a full `comptoir build`, its compiled SQL replayed in DuckDB, a pandas baseline of the headline "
-        "marts, and an incremental build of one new day. Writes docs/benchmarks.md and benchmarks.json.",
+        "marts, and an incremental build of one new day; then `comptoir score` on generated files of N customers "
+        "(--score-rows). Writes docs/benchmarks.md and benchmarks.json.",
     )
     bench.add_argument("--lines", nargs="+", default=["sample", "1M"], metavar="SIZE",
                        help="sizes to measure: sample, 1M, 10M, 50M (default: sample 1M; 10M takes ~15 min)")
     bench.add_argument("--repeat", type=int, default=1, help="rounds; the report gives medians (default 1)")
     bench.add_argument("--out", default="docs/benchmarks.md", help="report path (default docs/benchmarks.md)")
     bench.add_argument("--cache", help="where landing folders and runs are kept (default $COMPTOIR_HOME/bench)")
+    bench.add_argument("--score-rows", type=int, nargs="*", default=[100_000, 1_000_000], metavar="N",
+                       help="also measure `comptoir score` on generated CSV files of N customers (default: 100000 "
+                       "1000000; none: skip it)")
     bench.set_defaults(func=cmd_bench)
 
     serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")
@@ -678,6 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First of all: everything written from here on, by this process and the ones it starts (dbt, Dagster,
+    # Superset), is owner only. Scores written by `comptoir score` too: they name customers.
+    make_private()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Our own progress at INFO; third-party libraries (alembic, dagster) only when they warn.

@@ -14,7 +14,7 @@ from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit
 from orchestration.defs.publish.assets import PIPELINE_RECORD, build_publish_asset
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
-from orchestration.settings import Settings
+from orchestration.settings import Settings, make_private
 
 WAREHOUSE_JOB_NAME = "warehouse"
 WAREHOUSE_FULL_REFRESH_JOB_NAME = "warehouse_full_refresh"
@@ -64,4 +64,7 @@ def build_definitions(settings: Settings) -> Definitions:
     )
 
 
+# Dagster processes that `comptoir` did not start (docker-compose.yml's webserver and daemon, a hand-run `dagster
+# dev`) load this module before any run: what their runs write is owner only too, as under `comptoir build`.
+make_private()
 defs = build_definitions(Settings.from_env())

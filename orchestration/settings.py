@@ -6,9 +6,13 @@ exports; relative paths resolve against the current directory, never a fixed pat
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SEEDS_ENV = "COMPTOIR_SEEDS_DIR"
 HOME_ENV = "COMPTOIR_HOME"
@@ -20,6 +24,41 @@ PUBLISHED_DIR = "published"
 # to `<warehouse>.tmp/` beside the file. DECISIONS.md "Memory limit".
 MEMORY_LIMIT_ENV = "COMPTOIR_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "4GB"
+# What Comptoir writes (warehouse files, models, Superset's files and passwords, logs) can hold personal data or
+# secrets: owner only. DECISIONS.md "Private by default".
+PRIVATE_UMASK = 0o077
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private() -> int:
+    """Owner-only modes for everything this process, and every process it starts, creates (0700 folders, 0600
+    files): the process's umask, inherited by dbt, Superset and the Dagster UI. Returns the previous umask."""
+    return os.umask(PRIVATE_UMASK)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` and its missing parents created 0700 whatever the umask (``mkdir(parents=True, mode=...)`` gives
+    the parents the umask's mode)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
+    return path
+
+
+def private_home(home: Path) -> Path:
+    """COMPTOIR_HOME created 0700, or made 0700 when an earlier version left it open to other users: closing the
+    folder closes everything in it, files written before this version included."""
+    private_dir(home)
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o077 and home.stat().st_uid == os.getuid():
+        os.chmod(home, PRIVATE_DIR_MODE)
+        log.warning("%s was open to other users (mode %o): now %o, owner only", home, mode, PRIVATE_DIR_MODE)
+    return home
 
 
 def duckdb_config() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Superset configuration for Comptoir (loaded through SUPERSET_CONFIG_PATH by `comptoir superset ...`).
 
 Everything Superset writes lives under $COMPTOIR_HOME/superset/ (default ./warehouse/superset): the SQLite
-metadata database, the secret key and the generated passwords. Nothing here needs the internet.
+metadata database, the secret key and the generated passwords, owner only (the umask below). Nothing here needs
+the internet.
 
 Environment:
   COMPTOIR_HOME                     Comptoir's output folder (default ./warehouse)
@@ -15,6 +16,10 @@ import os
 import secrets
 from pathlib import Path
 
+# Owner only (0700 folders, 0600 files) for all that Superset writes: the metadata database (password hashes),
+# the cache of query results (customer rows), logs. `comptoir` starts Superset with this umask already; this line
+# covers a Superset started otherwise (docker-compose.yml). Set before anything below creates a file.
+os.umask(0o077)
 COMPTOIR_HOME = Path(os.environ.get("COMPTOIR_HOME") or "warehouse").resolve()
 SUPERSET_DIR = COMPTOIR_HOME / "superset"
 SUPERSET_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)  # passwords and keys live here

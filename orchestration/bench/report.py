@@ -120,7 +120,24 @@ GOALS: list[tuple[str, str, Any]] = [
 ]
 
 
-def render(results: list[dict[str, Any]], repeat: int, seconds: float) -> str:
+def scoring_rows(scoring: list[dict[str, Any]]) -> list[str]:
+    """The batch scoring table: medians over the rounds, per file size and format."""
+    keys = sorted({(r["rows"], r["format"]) for r in scoring})
+    lines = ["", "## Batch scoring (`comptoir score`)", "",
+             "Generated files of the first size's customers (its build's feature rows repeated under new ids), scored "
+             "by `comptoir score` with that build's saved model, each in a process of its own; the file is streamed "
+             "in chunks, so peak RSS should not grow with it (`orchestration/bench/scoring.py`).", "",
+             "| customers | format | input | wall | peak RSS |", "|---|---|---|---|---|"]
+    for rows, kind in keys:
+        runs = [r for r in scoring if (r["rows"], r["format"]) == (rows, kind)]
+        size = (_median([r["input_bytes"] for r in runs]) or 0) / 1024 / 1024
+        wall, peak = _median([r["seconds"] for r in runs]), _median([r["peak_rss_mb"] for r in runs])
+        lines.append(f"| {rows:,} | {kind} | {size:.0f} MiB | {_s(wall)} | {_mem(peak)} |")
+    return lines
+
+
+def render(results: list[dict[str, Any]], repeat: int, seconds: float,
+           scoring: list[dict[str, Any]] | None = None) -> str:
     summaries = {r["size"]: summarise(r) for r in results}
     sizes = [r["size"] for r in results]
     lines = [
@@ -194,6 +211,9 @@ def render(results: list[dict[str, Any]], repeat: int, seconds: float) -> str:
             keys += [k for k in ml_steps(build) if k not in keys]
     for key in keys:
         row(f"`{key}`", [_s(_median([ml_steps(b).get(key) for b in r["full"]])) for r in results])
+
+    if scoring:
+        lines += scoring_rows(scoring)
 
     lines += ["", "## Goals (issue 11)", "", "| size | goal | measured |", "|---|---|---|"]
     for size, goal, check in GOALS:

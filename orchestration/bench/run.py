@@ -140,6 +140,19 @@ def run_bench(sizes: list[str], repeat: int, cache: Path, seeds: Path) -> list[S
     return list(results.values())
 
 
+def run_scoring(cache: Path, size: str, rows: list[int], repeat: int) -> list[dict[str, Any]]:
+    """`comptoir score` on generated files of each number of rows (orchestration/bench/scoring.py), with the model
+    and the customers of the full build of ``size`` (run by run_bench before); one result per round and size."""
+    from orchestration.bench.scoring import measure_scoring
+
+    home = cache / "runs" / size / "full"
+    results = []
+    for round_number in range(1, repeat + 1):
+        log.info("batch scoring, round %d/%d: %s rows", round_number, repeat, ", ".join(f"{n:,}" for n in rows))
+        results += measure_scoring(home, cache / "scoring", rows, ["csv"])
+    return results
+
+
 def _day_lines(landing: Landing) -> int:
     from orchestration.bench.datasets import count_data_lines
 
@@ -150,5 +163,5 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def to_json(results: list[SizeResult]) -> dict[str, Any]:
-    return {"results": [asdict(r) for r in results]}
+def to_json(results: list[SizeResult], scoring: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"results": [asdict(r) for r in results], "scoring": scoring or []}

@@ -2,7 +2,9 @@
 
 Nothing here imports Superset: it runs `.venv-bi/bin/superset` and `.venv-bi/bin/gunicorn` with
 SUPERSET_CONFIG_PATH pointing at superset/superset_config.py and COMPTOIR_HOME set, so everything Superset
-writes lands in $COMPTOIR_HOME/superset/.
+writes lands in $COMPTOIR_HOME/superset/ (0700; its files 0600: the processes inherit Comptoir's umask).
+No password is ever put on a command line (`ps` shows those to every local user): the admin account is made
+by superset/admin_user.py, which reads the password on its standard input.
 """
 
 import contextlib
@@ -17,11 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.settings import PRIVATE_FILE_MODE, private_dir
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BI_VENV_ENV = "COMPTOIR_BI_VENV"  # where the BI environment lives (default .venv-bi in the repository)
 CONFIG_FILE = REPO_ROOT / "superset" / "superset_config.py"
+ADMIN_SCRIPT = REPO_ROOT / "superset" / "admin_user.py"
 SUPERSET_PORT = 8088
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD_ENV = "COMPTOIR_SUPERSET_ADMIN_PASSWORD"
@@ -55,8 +60,8 @@ def credential(home: Path, username: str, env: str) -> Credential:
     from_env = os.environ.get(env)
     if from_env:
         return Credential(username, from_env, f"${env}")
-    folder = superset_dir(home)
-    folder.mkdir(parents=True, exist_ok=True)
+    # 0700 whoever comes first (this helper or Superset's config), and whatever the caller's umask.
+    folder = private_dir(superset_dir(home))
     path = folder / f"{username}_password"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -100,16 +105,28 @@ def _executable(name: str) -> Path:
     return path
 
 
-def _run(home: Path, *args: str) -> str:
+def _run_command(home: Path, command: list[str], name: str, stdin: str | None = None) -> str:
+    """Run a BI command with Superset's environment; ``stdin`` is its standard input (secrets go there)."""
     started = time.monotonic()
     completed = subprocess.run(
-        [str(_executable("superset")), *args], env=environment(home), capture_output=True, text=True, timeout=900,
+        command, env=environment(home), input=stdin, capture_output=True, text=True, timeout=900,
     )
     output = completed.stdout + completed.stderr
     if completed.returncode != 0 or ("Error!" in output and "already exists" not in output):
-        raise SupersetSetupError(f"`superset {' '.join(args[:2])}` failed:\n{output[-3000:]}")
-    log.info("superset %s: %.1fs", args[0], time.monotonic() - started)
+        raise SupersetSetupError(f"`{name}` failed:\n{output[-3000:]}")
+    log.info("%s: %.1fs", name, time.monotonic() - started)
     return output
+
+
+def _run(home: Path, *args: str) -> str:
+    return _run_command(home, [str(_executable("superset")), *args], f"superset {' '.join(args[:2])}")
+
+
+def admin_user_command(username: str) -> list[str]:
+    """superset/admin_user.py in the BI environment: creates the admin account or sets its password again, the
+    password read on standard input, so that no command line holds it."""
+    return [str(_executable("python")), str(ADMIN_SCRIPT), "--username", username, "--firstname", "Comptoir",
+            "--lastname", "Admin", "--email", "admin@comptoir.invalid"]
 
 
 def _stamp(home: Path) -> str:
@@ -135,10 +152,7 @@ def init(home: Path, force: bool = False) -> bool:
         return False
     admin = admin_credential(home)
     _run(home, "db", "upgrade")
-    output = _run(home, "fab", "create-admin", "--username", admin.username, "--firstname", "Comptoir",
-                  "--lastname", "Admin", "--email", "admin@comptoir.invalid", "--password", admin.password)
-    if "already exists" in output:
-        _run(home, "fab", "reset-password", "--username", admin.username, "--password", admin.password)
+    _run_command(home, admin_user_command(admin.username), "superset admin account", stdin=admin.password + "\n")
     _run(home, "init")
     (superset_dir(home) / INIT_STAMP).write_text(_stamp(home), encoding="utf-8")
     return True
@@ -156,8 +170,9 @@ def server_command(host: str, port: int, workers: int = 2, threads: int = 4) -> 
 def start_server(home: Path, host: str, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
     """Start Superset in its own process group (stop it with stop_process), noting where it answers."""
     log_path = log_file or superset_dir(home) / "superset.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as out:
+    private_dir(log_path.parent)
+    # 0600 whatever the caller's umask: an error's traceback may quote a query's rows.
+    with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "ab") as out:
         process = subprocess.Popen(
             server_command(host, port), env=environment(home), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -20,11 +20,14 @@ def test_bench_on_the_sample_writes_the_report_and_its_json(tmp_path: Path) -> N
     env = {**os.environ, "COMPTOIR_HOME": str(tmp_path / "home")}
     env.pop("COMPTOIR_SEEDS_DIR", None)
     completed = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "bench", "--lines", "sample", "--out", str(out)],
+        # A small scoring file: the default million-row one is for `make bench`, not for the test suite.
+        [sys.executable, "-m", "orchestration.cli", "bench", "--lines", "sample", "--out", str(out), "--score-rows",
+         "2000"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    (result,) = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["results"]
+    payload = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    (result,) = payload["results"]
     assert result["size"] == "sample"
     assert result["order_lines"] == sum(1 for _ in (REPO_ROOT / "seeds" / "orders.csv").open()) - 1
     (full,) = result["full"]
@@ -40,5 +43,7 @@ def test_bench_on_the_sample_writes_the_report_and_its_json(tmp_path: Path) -> N
     assert "ml__model_runs" not in incremental["steps"]  # the daily path scores with the saved model
     report = out.read_text(encoding="utf-8")
     for row in ("**build, wall**", "**replayed SQL**", "dbt ÷ replayed SQL", "**pandas** headline marts",
-                "**new day**, wall", "## Goals (issue 11)", "Machine: "):
+                "**new day**, wall", "## Batch scoring (`comptoir score`)", "## Goals (issue 11)", "Machine: "):
         assert row in report, row
+    (scored,) = payload["scoring"]
+    assert (scored["rows"], scored["format"]) == (2000, "csv") and scored["peak_rss_mb"] > 100

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ def test_a_good_file_is_scored_exactly_like_the_pipeline(
     completed = run(["score", "--input", str(path), "--output", str(output)], scenario.home, tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert f"Scored {len(features):,} of {len(features):,} customers with {scenario.version}" in completed.stdout
+    assert f"scoring customers.{source}: done, {len(features):,} rows in" in completed.stderr  # progress, on stderr
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # scores name customers: owner only
     out = read_scores(output)
     assert len(out) == len(features)
     assert_same_scores(out, score_customers(scenario.result, features), scenario.version)

@@ -4,6 +4,7 @@ test_propensity_model.py, exported the way a user would (pandas to_csv / to_json
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import re
@@ -20,6 +21,7 @@ from ml.propensity.batch import (
     InvalidRowsError,
     RowError,
     format_row_errors,
+    iter_input,
     read_input,
     score_file,
     validate,
@@ -361,3 +363,178 @@ def test_score_file_scores_with_the_baseline_when_the_training_published_it(
     assert set(out["scorer"]) == {BASELINE_SCORER}
     expected = np.round(trained.baseline.predict_proba(features) * 100, 1)
     np.testing.assert_array_equal(out["score"].to_numpy(), expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming: chunk by chunk, the same output and the same messages as the whole file at once
+# --------------------------------------------------------------------------------------------
+
+WHOLE = 10**9  # a chunk size no test file reaches: the whole file in one chunk
+CHUNK = 97  # several chunks, the last one shorter
+
+
+@pytest.mark.parametrize("source", ["csv", "json", "jsonl"])
+@pytest.mark.parametrize("target", ["csv", "json", "jsonl"])
+def test_scoring_in_small_chunks_writes_the_bytes_of_one_chunk(
+    source: str, target: str, tmp_path: Path, features: pd.DataFrame, models_dir: Path
+) -> None:
+    planted = _planted(_planted(features, 3, {"orders_30d": -1}), len(features) - 2, {"revenue_30d": "x"})
+    path = _write(planted, tmp_path / f"customers.{source}")
+    summaries = {}
+    for chunk_rows, score_rows in ((CHUNK, 150), (WHOLE, WHOLE)):  # scored 150 valid rows at a time (~2 chunks)
+        output = tmp_path / f"scores-{chunk_rows}.{target}"
+        summaries[chunk_rows] = score_file(path, output, models_dir, skip_invalid=True, scored_at=SCORED_AT,
+                                           chunk_rows=chunk_rows, score_rows=score_rows)
+    assert (tmp_path / f"scores-{CHUNK}.{target}").read_bytes() == (tmp_path / f"scores-{WHOLE}.{target}").read_bytes()
+    chunked, whole = summaries[CHUNK], summaries[WHOLE]
+    assert chunked.errors == whole.errors and len(chunked.errors) == 2
+    assert (chunked.input_rows, chunked.scored_rows, chunked.invalid_rows, chunked.segments) == (
+        whole.input_rows, whole.scored_rows, whole.invalid_rows, whole.segments)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_json_values_keep_their_text_whatever_else_their_chunk_holds(
+    fmt: str, tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
+) -> None:
+    """A whole number stays '-1' in the message, also in a chunk where another row's value is empty."""
+    column = "days_since_last_order"
+    planted = _planted(_planted(features.head(10), 0, {column: None}), 1, {column: -1})
+    path = _write(planted, tmp_path / f"customers.{fmt}")
+    for chunk_rows in (2, WHOLE):
+        chunks = [c for c in iter_input(path, chunk_rows) if not c.empty]
+        _, errors = validate(pd.concat(chunks), trained.input_columns)
+        assert [e.message for e in errors] == ["'-1' is negative"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_json_numbers_are_quoted_alike_in_a_chunk_of_numbers_and_in_a_chunk_with_text(
+    fmt: str, tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
+) -> None:
+    """A chunk whose column holds JSON numbers only is parsed as numbers, one with text through the text: the
+    messages quote the value the same way."""
+    values = {0: -0.5, 1: 1e-07, 3: -0.5, 4: "abc", 5: 12345678.125}
+    planted = features.head(6).astype(object)
+    for position, value in values.items():
+        planted.loc[planted.index[position], "revenue_30d"] = value
+    path = _write(planted.assign(share_books=[0.5, 1.5, 0.25, 1.5, 0.0, 2]), tmp_path / f"customers.{fmt}")
+    for chunk_rows in (3, WHOLE):
+        _, errors = validate(pd.concat(list(iter_input(path, chunk_rows))), trained.input_columns)
+        assert [(e.row, e.column, e.message) for e in errors] == [
+            (1, "revenue_30d", "'-0.5' is negative"),
+            (2, "share_books", "'1.5' is outside [0, 1]"),
+            (4, "revenue_30d", "'-0.5' is negative"),
+            (4, "share_books", "'1.5' is outside [0, 1]"),
+            (5, "revenue_30d", "'abc' is not a number"),
+            (6, "share_books", "'2.0' is outside [0, 1]"),  # the file holds 2.0
+        ], chunk_rows
+
+
+def test_csv_line_numbers_run_on_across_chunks_and_blank_lines(
+    tmp_path: Path, features: pd.DataFrame, trained: TrainingResult
+) -> None:
+    planted = _planted(_planted(features, 4, {"orders_90d": -2}), 30, {"orders_90d": -3})
+    lines = planted.to_csv(index=False).splitlines()
+    lines[3:3] = ["", ","]  # a blank line and an empty record after the header and two data rows
+    (tmp_path / "customers.csv").write_text("\n".join(lines) + "\n")
+    chunks = list(iter_input(tmp_path / "customers.csv", chunk_rows=3))
+    assert len(chunks) > 10
+    frame = pd.concat(chunks)
+    assert frame.index.name == "line" and len(frame) == len(features)
+    _, errors = validate(frame, trained.input_columns)
+    assert [(e.row, e.column) for e in errors] == [(4 + 2 + 2, "orders_90d"), (30 + 2 + 2, "orders_90d")]
+
+
+def test_an_invalid_row_in_a_later_chunk_writes_nothing_and_every_invalid_row_is_listed(
+    tmp_path: Path, features: pd.DataFrame, models_dir: Path
+) -> None:
+    last = len(features) - 1
+    planted = _planted(_planted(features, 1, {"tenure_days": -1}), last, {"share_books": 2})
+    source = _write(planted, tmp_path / "customers.jsonl")
+    output = tmp_path / "out" / "scores.json"
+    with pytest.raises(InvalidRowsError) as caught:
+        score_file(source, output, models_dir, chunk_rows=5)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "tenure_days"), (last + 1, "share_books")]
+    assert (caught.value.invalid_rows, caught.value.total_rows) == (2, len(features))
+    assert not output.parent.exists() or not list(output.parent.iterdir())  # no output, no temporary file
+
+
+@pytest.mark.parametrize(
+    ("name", "tail", "message"),
+    [
+        ("customers.csv", '\nC9,"1\n', "cannot parse"),
+        ("customers.jsonl", "\n{oops}\n", "is not valid JSON"),
+        ("customers.json", None, "is not valid JSON"),
+    ],
+)
+def test_a_malformed_end_of_file_after_good_chunks_leaves_no_output(
+    name: str, tail: str | None, message: str, tmp_path: Path, features: pd.DataFrame, models_dir: Path
+) -> None:
+    source = _write(features, tmp_path / name)
+    text = source.read_text()
+    source.write_text(text.rstrip()[:-1] if tail is None else text.rstrip("\n") + tail)  # a JSON array cut short
+    with pytest.raises(InputError, match=message):
+        score_file(source, tmp_path / "scores.csv", models_dir, chunk_rows=CHUNK)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_json_array_with_a_bad_record_names_it_and_counts_records(tmp_path: Path, features: pd.DataFrame) -> None:
+    records = _records(features.head(12))
+    records[9] = [1, 2]
+    (tmp_path / "customers.json").write_text(json.dumps(records, default=str))
+    with pytest.raises(InputError, match=r"every record must be a JSON object; not at record 10$"):
+        list(iter_input(tmp_path / "customers.json", chunk_rows=4))
+
+
+def test_errors_kept_are_bounded_but_every_invalid_row_is_counted(tmp_path: Path, features: pd.DataFrame,
+                                                                  models_dir: Path) -> None:
+    from ml.propensity.batch import MAX_KEPT_ROWS
+
+    n_rows = MAX_KEPT_ROWS + 150
+    many = features.iloc[np.arange(n_rows) % len(features)].assign(orders_30d=-1)
+    source = _write(many, tmp_path / "customers.csv")
+    with pytest.raises(InvalidRowsError) as caught:
+        score_file(source, tmp_path / "scores.csv", models_dir, skip_invalid=True, chunk_rows=400)
+    error = caught.value
+    assert (error.invalid_rows, error.total_rows) == (n_rows, n_rows)
+    assert [e.row for e in error.errors] == list(range(2, MAX_KEPT_ROWS + 2))
+    listing = format_row_errors(error.errors, invalid_rows=error.invalid_rows)
+    assert listing[-1] == f"... and {n_rows - 20:,} more"
+
+
+def test_duplicate_customer_ids_in_different_chunks_are_noticed(
+    tmp_path: Path, features: pd.DataFrame, models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    twice = pd.concat([features.head(6), features.head(6)])
+    source = _write(twice, tmp_path / "customers.csv")
+    with caplog.at_level(logging.WARNING, logger="ml.propensity.batch"):
+        score_file(source, tmp_path / "scores.csv", models_dir, chunk_rows=4)
+    assert "6 customer_id(s) appear more than once" in caplog.text
+
+
+# --------------------------------------------------------------------------------------------
+# Formula injection
+# --------------------------------------------------------------------------------------------
+
+HOSTILE_IDS = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)"]
+
+
+@pytest.mark.parametrize("source", ["csv", "json"])
+def test_formula_like_customer_ids_are_neutralised_in_csv_and_kept_in_json(
+    source: str, tmp_path: Path, features: pd.DataFrame, models_dir: Path
+) -> None:
+    """Leading tabs and CRs never reach the output (validation strips the id): ml/csv_safety.py's tests cover them.
+    A line break inside an id (a CR from JSON; CSV input files quote only LFs) stays in its quoted cell."""
+    ids = [*HOSTILE_IDS, "a\r=1" if source == "json" else "a\n=1"]
+    frame = features.head(len(ids)).assign(customer_id=ids)
+    path = _write(frame, tmp_path / f"customers.{source}")
+    score_file(path, tmp_path / "scores.csv", models_dir)
+    score_file(path, tmp_path / "scores.json", models_dir)
+    score_file(path, tmp_path / "scores.jsonl", models_dir)
+
+    with (tmp_path / "scores.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["customer_id"] for row in rows] == ["'" + i for i in HOSTILE_IDS] + ids[-1:]
+    assert all(float(row["score"]) >= 0 for row in rows)  # numbers are written as numbers
+    assert [r["customer_id"] for r in json.loads((tmp_path / "scores.json").read_text())] == ids
+    jsonl = (tmp_path / "scores.jsonl").read_text().splitlines()
+    assert [json.loads(line)["customer_id"] for line in jsonl] == ids

@@ -13,7 +13,8 @@ from dagster import Definitions, MaterializeResult, asset, colored_console_logge
 from orchestration.bench.datasets import count_data_lines, split_last_day
 from orchestration.bench.measure import run_measured
 from orchestration.bench.replay import replay_plan
-from orchestration.bench.report import phases, render, summarise
+from orchestration.bench.report import phases, render, scoring_rows, summarise
+from orchestration.bench.scoring import write_input
 from orchestration.progress import ProgressPrinter, TerminalProgress, _Step
 
 
@@ -141,3 +142,28 @@ def test_heartbeat_names_the_running_step() -> None:
     finally:
         printer.stop()
     assert lines and "dbt_models running for" in lines[0] and "3 dbt nodes done" in lines[0]
+
+
+def test_the_report_has_a_batch_scoring_table_with_medians() -> None:
+    scoring = [{"rows": 1_000_000, "format": "csv", "seconds": s, "peak_rss_mb": m, "input_bytes": 150 * 2**20}
+               for s, m in ((60.0, 300.0), (80.0, 320.0), (70.0, 310.0))]
+    scoring.append({"rows": 100_000, "format": "csv", "seconds": 9.0, "peak_rss_mb": 290.0, "input_bytes": 15 * 2**20})
+    lines = scoring_rows(scoring)
+    assert "| 100,000 | csv | 15 MiB | 9.0 s | 290 MiB |" in lines
+    assert "| 1,000,000 | csv | 150 MiB | 70.0 s | 310 MiB |" in lines
+    assert lines.index("| 100,000 | csv | 15 MiB | 9.0 s | 290 MiB |") < lines.index(
+        "| 1,000,000 | csv | 150 MiB | 70.0 s | 310 MiB |")
+
+
+@pytest.mark.parametrize("kind", ["csv", "json", "jsonl"])
+def test_generated_scoring_files_hold_the_rows_repeated_under_new_ids(kind: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from ml.propensity.batch import read_input
+
+    rows = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "orders_30d": [1, 0, 2],
+                         "days_since_last_order": [3.0, None, 12.5], "country_code": ["FR", None, "DE"]})
+    frame = read_input(write_input(rows, 8, tmp_path / f"customers.{kind}"))
+    assert frame["customer_id"].tolist() == [f"B{n:07d}" for n in range(1, 9)]
+    assert [str(v) for v in frame["orders_30d"]] == ["1", "0", "2"] * 2 + ["1", "0"]
+    assert not list(tmp_path.glob("*.part"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -303,6 +304,7 @@ def test_a_run_starts_from_the_newest_earlier_partial_parse(tmp_path: Path) -> N
     target.mkdir(parents=True)
     assert seed_partial_parse(target, database, project) == project / "target" / "partial_parse.msgpack"
     assert (target / "partial_parse.msgpack").read_bytes() == b"project"
+    assert stat.S_IMODE((target / "partial_parse.msgpack").stat().st_mode) == 0o600  # the checkout's is 0644
     for n, run in enumerate(["older", "newer"]):
         folder = run_artifacts_dir(database, run)
         folder.mkdir()

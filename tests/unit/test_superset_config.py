@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import runpy
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,15 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG = REPO_ROOT / "superset" / "superset_config.py"
+
+
+@pytest.fixture(autouse=True)
+def keep_umask() -> Iterator[None]:
+    """The config sets the process's umask (as it does in Superset): the test process gets its own back."""
+    previous = os.umask(0o022)
+    os.umask(previous)
+    yield
+    os.umask(previous)
 
 
 def load_config(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> dict[str, Any]:
@@ -71,3 +82,13 @@ def test_no_secret_is_committed_in_the_superset_folder() -> None:
             text = path.read_text(encoding="utf-8")
             assert not re.search(r"SECRET_KEY\s*=\s*['\"]", text), path
             assert "password:" not in text.lower(), path
+
+
+def test_loading_the_config_makes_superset_files_owner_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """For a Superset that `comptoir` did not start (docker-compose.yml): the config sets the umask itself."""
+    os.umask(0o022)
+    config = load_config(monkeypatch, tmp_path / "home")
+    assert os.umask(0o022) == 0o077
+    folder = tmp_path / "home" / "superset"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert config["DATA_CACHE_CONFIG"]["CACHE_DIR"] == str(folder / "cache")

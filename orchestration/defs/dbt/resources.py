@@ -15,6 +15,7 @@ from packaging import version
 
 from orchestration.defs.dbt.launcher import dbt_launcher
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, PARTIAL_PARSE_FILE, TARGET_DIR_NAME, dbt_executable
+from orchestration.settings import PRIVATE_FILE_MODE
 
 # The dbt profile (dbt_project/profiles.yml) reads the warehouse file from this variable.
 DUCKDB_PATH_ENV = "COMPTOIR_DUCKDB_PATH"
@@ -75,6 +76,9 @@ def seed_partial_parse(target: Path, database: str | Path, project_dir: Path = D
             shutil.copy2(candidate, target / PARTIAL_PARSE_FILE)
         except FileNotFoundError:  # pruned or never parsed
             continue
+        # copy2 copies the mode too, and the project's own file is the checkout's (0644): the run folder's files
+        # are owner only, like the rest of COMPTOIR_HOME.
+        os.chmod(target / PARTIAL_PARSE_FILE, PRIVATE_FILE_MODE)
         return candidate
     return None
 

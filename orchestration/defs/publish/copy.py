@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.faults import pause_point
+from orchestration.settings import PRIVATE_FILE_MODE, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def publish_warehouse(source: Path, target: Path) -> Published:
     if not source.exists():
         raise PublishError(f"no warehouse to publish at {source}")
     checkpoint(source)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp_path = Path(temporary)
     try:
@@ -81,7 +82,9 @@ def publish_warehouse(source: Path, target: Path) -> Published:
             out.flush()
             os.fsync(out.fileno())
         tables = _check_copy(tmp_path)
-        os.chmod(tmp_path, 0o644)
+        # Owner only, like the build file: it holds names, e-mails and addresses, and Superset, the one reader,
+        # runs as the same user (started by `comptoir serve`; in docker-compose.yml both containers run as root).
+        os.chmod(tmp_path, PRIVATE_FILE_MODE)
         pause_point("publish")  # a fault-injection test kills the build here: the copy written, not yet renamed
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
