@@ -66,7 +66,7 @@ ROW = "row"  # a frame that did not come from read_input: 1-based position
 MAX_LISTED_ROWS = 20
 MAX_KEPT_ROWS = 1_000  # invalid rows whose messages are kept (the others are counted): bounded memory
 # Rows read and validated at a time (DECISIONS.md "Batch scoring in chunks"): a JSON chunk takes ~8 KB a row while
-# it is read (a dict per record), a CSV one ~3 KB, above the ~320 MB that the interpreter, pandas and the model take.
+# it is read (a dict per record), a CSV one ~3 KB, above the ~250 MB that the interpreter, pandas and the model take.
 CHUNK_ROWS = 10_000
 # Valid rows scored and written at a time: each call of the model costs ~0.15 s whatever its size (three calibrated
 # forests of 200 trees), 16 s per million rows in calls of 10,000, 6 s in calls of 25,000; scoring and writing
