@@ -27,6 +27,8 @@ class InsufficientDataError(ValueError):
     """
 
 ML_SCHEMA = "ml"
+# dbt's feature models (dbt_project/models/features/): the only warehouse tables ml/ reads.
+FEATURES_SCHEMA = "features"
 # SQL turning a category name into a column-safe slug ("Beauté & Soins" -> "beaute_soins"), shared by every
 # ML package that makes one column per category, so they name them alike. Accents are stripped first.
 CATEGORY_SLUG_SQL = (
@@ -50,6 +52,15 @@ def _identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"not a plain lower-case identifier: {name!r}")
     return name
+
+
+def features(con: duckdb.DuckDBPyConnection, name: str) -> duckdb.DuckDBPyRelation:
+    """The dbt feature model ``features.<name>`` as a DuckDB relation.
+
+    The ML code reads its inputs through this and nothing else: the SQL lives in dbt (lineage, docs, tests), and
+    callers project, filter and fetch (pandas, Arrow, batches) with the relation API.
+    """
+    return con.table(f"{FEATURES_SCHEMA}.{_identifier(name)}")
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> object:
