@@ -60,3 +60,27 @@
 {% macro duckdb__day_of_week_iso(expr) -%}
     cast(isodow({{ expr }}) as integer)
 {%- endmacro %}
+
+
+{#- A category name as a column-safe slug: lower case, accents stripped, every run of other characters one
+    underscore, trimmed; empty or null -> 'unknown' ("Beauté & Soins" -> 'beaute_soins'). The ML code names one
+    feature column per category with it. -#}
+{% macro category_slug(expr) -%}
+    {{ return(adapter.dispatch('category_slug', 'comptoir')(expr)) }}
+{%- endmacro %}
+
+{% macro default__category_slug(expr) -%}
+    coalesce(nullif(trim(both '_' from regexp_replace(lower({{ expr }}), '[^a-z0-9]+', '_', 'g')), ''), 'unknown')
+{%- endmacro %}
+
+{% macro duckdb__category_slug(expr) -%}
+    coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({{ expr }}, ''))), '[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')
+{%- endmacro %}
+
+{% macro spark__category_slug(expr) -%}
+    {#- Spark SQL has no strip_accents: the accented Latin letters DuckDB's strip_accents maps are translated
+        by hand (ø, ß, œ and æ have no decomposition, so both engines leave them to the underscore rule). -#}
+    coalesce(nullif(regexp_replace(regexp_replace(
+        translate(lower(coalesce({{ expr }}, '')), 'àáâãäåāçćčèéêëēėęìíîïīįñńòóôõöōùúûüūÿýžźż', 'aaaaaaaccceeeeeeeiiiiiinnoooooouuuuuyyzzz'),
+        '[^a-z0-9]+', '_'), '^_+|_+$', ''), ''), 'unknown')
+{%- endmacro %}
