@@ -15,12 +15,19 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import HOME_ENV, SEEDS_ENV, Settings, make_private, private_dir, private_home
+from orchestration.settings import (
+    DAGSTER_PORT,
+    HOME_ENV,
+    SEEDS_ENV,
+    SUPERSET_PORT,
+    Settings,
+    make_private,
+    private_dir,
+    private_home,
+)
 
 log = logging.getLogger("comptoir")
 
-DAGSTER_PORT = 3000
-SUPERSET_PORT = 8088
 QUARANTINE = "dq_quarantine"  # staging model holding every row a data-quality rule set aside
 # Python logs of our own code go to the run's event log too (the Dagster UI and the terminal's progress lines).
 _DAGSTER_YAML = (
@@ -122,8 +129,8 @@ def _print_published(result: object) -> None:
 
 def _dbt_summary(settings: Settings, run_id: str) -> object | None:
     """The dbt run's summary from its run_results.json, or None when dbt did not run."""
+    from orchestration.dbt.results import summarise_run_results
     from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, run_artifacts_dir
-    from orchestration.defs.dbt.results import summarise_run_results
 
     path = run_artifacts_dir(settings.warehouse_path, run_id) / RUN_RESULTS_FILE
     if not path.exists():
@@ -148,7 +155,7 @@ def _quarantine_counts(settings: Settings) -> list[tuple[str, str, int]] | None:
 
 
 def _print_dbt_summary(settings: Settings, summary: object | None) -> None:
-    from orchestration.defs.dbt.results import RunSummary
+    from orchestration.dbt.results import RunSummary
 
     print()
     if summary is None:
@@ -249,7 +256,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         raise_keyboard_interrupt_on_sigterm,
         remove_leftovers,
     )
-    from orchestration.defs.dbt.launcher import mark_as_parent
+    from orchestration.dbt.launcher import mark_as_parent
 
     # dbt children die with this process (launcher.py); SIGTERM interrupts like Ctrl-C (build_guard.py).
     mark_as_parent()
@@ -259,7 +266,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     remove_leftovers(settings.published_path.parent, *_model_folders(settings))
     from dagster import DagsterInstance
 
-    from orchestration.defs.dbt.project import DbtManifestError
+    from orchestration.dbt.project import DbtManifestError
 
     started = time.monotonic()
     try:
@@ -268,7 +275,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except DbtManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    from orchestration.defs.dbt.args import FULL_REFRESH_TAG
+    from orchestration.dbt.args import FULL_REFRESH_TAG
     from orchestration.defs.dbt.resources import run_artifacts_dir
     from orchestration.defs.ml.schedules import REFRESH_JOB_NAME
 
@@ -485,7 +492,7 @@ def cmd_superset(args: argparse.Namespace) -> int:
     if args.superset_verb == "sync":
         return _sync_superset(settings, args.url.rstrip("/"), args.assets)
     if args.superset_verb == "publish":
-        from orchestration.defs.publish.copy import PublishError, publish_warehouse
+        from orchestration.publish import PublishError, publish_warehouse
 
         try:
             published = publish_warehouse(settings.warehouse_path, settings.published_path)

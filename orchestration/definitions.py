@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
-from orchestration.defs.dbt.args import FULL_REFRESH_TAG
+from orchestration.dbt.args import FULL_REFRESH_TAG
 from orchestration.defs.dbt.assets import dbt_models, load_rejects
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.schedules import build_daily_schedule
@@ -18,8 +18,6 @@ from orchestration.settings import Settings, make_private
 
 WAREHOUSE_JOB_NAME = "warehouse"
 WAREHOUSE_FULL_REFRESH_JOB_NAME = "warehouse_full_refresh"
-# The job `comptoir build` runs (it was called build_all before dbt joined).
-BUILD_JOB_NAME = WAREHOUSE_JOB_NAME
 
 
 def build_definitions(settings: Settings) -> Definitions:

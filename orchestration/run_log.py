@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from ml.warehouse import table_exists
-from orchestration.defs.dbt.results import NodeResult, summarise_run_results
+from orchestration.dbt.results import NodeResult, summarise_run_results
 
 SCHEMA = "pipeline"
 RETAINED_DBT_BUILDS = 30

@@ -14,6 +14,13 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# The checkout: dbt_project/, superset/, seeds/ and docs/ are found from here.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Where `comptoir serve` (and `make run`) serve the Dagster UI and Superset unless told otherwise.
+DAGSTER_PORT = 3000
+SUPERSET_PORT = 8088
+# Schedules (daily refresh, weekly re-fit) are written in this time zone.
+SCHEDULE_TIMEZONE = "UTC"
 SEEDS_ENV = "COMPTOIR_SEEDS_DIR"
 HOME_ENV = "COMPTOIR_HOME"
 DEFAULT_SEEDS_DIR = "seeds"

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from orchestration.settings import REPO_ROOT
+
 SAMPLE_DIR = REPO_ROOT / "seeds"
 
 ORDERS_HEADER = "order_id,line_number,customer_id,product_id,quantity,unit_price,order_date,status,shipping_address"

@@ -16,10 +16,10 @@ from typing import Any
 
 from orchestration.bench.datasets import Landing, prepare
 from orchestration.bench.measure import Measurement, run_measured
+from orchestration.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -122,7 +122,7 @@ class Bench:
 
 
 def run_bench(sizes: list[str], repeat: int, cache: Path, seeds: Path) -> list[SizeResult]:
-    from orchestration.defs.dbt.project import ensure_manifest
+    from orchestration.dbt.project import ensure_manifest
 
     # A build re-parses the dbt project only when it changed; parse now so no measured build pays for an edit.
     ensure_manifest()

@@ -24,11 +24,10 @@ import numpy as np
 import pandas as pd
 
 from orchestration.bench.measure import emit_json, run_measured
-from orchestration.settings import WAREHOUSE_FILE
+from orchestration.settings import REPO_ROOT, WAREHOUSE_FILE
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCORING_ROWS = (100_000, 1_000_000)
 FORMATS = ("csv", "json", "jsonl")
 

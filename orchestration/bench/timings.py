@@ -15,8 +15,8 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
+from orchestration.dbt.results import summarise_run_results
 from orchestration.defs.dbt.resources import RUN_RESULTS_FILE
-from orchestration.defs.dbt.results import summarise_run_results
 
 _ENDS = (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from orchestration.settings import SUPERSET_PORT
 from orchestration.superset.bundle import Bundle, load_bundle, render_template
 from orchestration.superset.catalog import referenced_relations
-from orchestration.superset.server import SUPERSET_PORT
 from orchestration.superset.sync import ASSETS_DIR, REPO_ROOT
 
 EXPOSURES_FILE = REPO_ROOT / "dbt_project" / "models" / "exposures.yml"

@@ -19,15 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.settings import PRIVATE_FILE_MODE, private_dir
+from orchestration.settings import PRIVATE_FILE_MODE, REPO_ROOT, private_dir
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BI_VENV_ENV = "COMPTOIR_BI_VENV"  # where the BI environment lives (default .venv-bi in the repository)
 CONFIG_FILE = REPO_ROOT / "superset" / "superset_config.py"
 ADMIN_SCRIPT = REPO_ROOT / "superset" / "admin_user.py"
-SUPERSET_PORT = 8088
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD_ENV = "COMPTOIR_SUPERSET_ADMIN_PASSWORD"
 VIEWER_PASSWORD_ENV = "COMPTOIR_SUPERSET_VIEWER_PASSWORD"

@@ -9,19 +9,19 @@ account is kept in shape.
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestration.defs.dbt.project import (
+from orchestration.dbt.project import (
     DBT_PROJECT_DIR,
     MANIFEST_FILE,
     TARGET_DIR_NAME,
     DbtManifestError,
     ensure_manifest,
 )
+from orchestration.settings import REPO_ROOT
 from orchestration.superset.bundle import (
     MANAGED_BY,
     MANAGED_KEY,
@@ -37,11 +37,9 @@ from orchestration.superset.security import VIEWER_USERNAME, DatasetRef, ensure_
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SUPERSET_DIR = REPO_ROOT / "superset"
 ASSETS_DIR = SUPERSET_DIR / "assets"
 METRICS_FILE = SUPERSET_DIR / "metrics.yaml"
-SUPERSET_URL_ENV = "COMPTOIR_SUPERSET_URL"  # the Superset a publish re-syncs, when not one `comptoir serve` started
 
 
 @dataclass
@@ -193,25 +191,4 @@ def sync(
     )
     log.info("synced %d dashboards, %d charts, %d datasets in %.1fs", len(dashboards), report.charts,
              report.datasets, report.seconds)
-    return report
-
-
-def resync_if_serving(home: Path, published_path: Path) -> SyncReport | None:
-    """After a publish: sync this home's Superset, if one serves it, so the dashboards' default date ranges end at
-    the new as-of date. The Superset is $COMPTOIR_SUPERSET_URL when set (servers: docker-compose), else the one
-    `comptoir serve` started for this home; None when there is none. Failures are logged, not raised: the build
-    succeeded whatever the dashboards' state, and the next sync (or `make run`) catches up.
-    """
-    from orchestration.superset import server
-
-    url = os.environ.get(SUPERSET_URL_ENV) or server.running_server(home)
-    if url is None:
-        return None
-    admin = server.admin_credential(home)
-    try:
-        report = sync(url, admin.username, admin.password, ASSETS_DIR, published_path)
-    except Exception as error:  # a dashboard problem must not fail a published build
-        log.warning("could not re-sync the dashboards at %s after publishing: %s", url, error)
-        return None
-    log.info("re-synced the dashboards at %s (data as of %s)", url, report.as_of)
     return report

@@ -24,10 +24,10 @@ import duckdb
 import pytest
 
 from orchestration.faults import FAULT_PAUSE_ENV, REACHED
+from orchestration.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPTOIR = [sys.executable, "-m", "orchestration.cli", "build", "--seeds"]
 TIMEOUT = 900
 

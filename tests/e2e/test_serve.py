@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.publish.copy import publish_warehouse
+from orchestration.publish import publish_warehouse
 from orchestration.superset.client import SupersetClient
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,8 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.defs.publish.copy import publish_warehouse
+from orchestration.publish import publish_warehouse
+from orchestration.settings import REPO_ROOT
 from orchestration.superset.bundle import load_bundle
 from orchestration.superset.catalog import ALLOWED_SCHEMAS, is_pii, load_manifest
 from orchestration.superset.charts import query_chart
@@ -39,7 +40,6 @@ from orchestration.superset.sync import ASSETS_DIR, METRICS_FILE, sync
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS_ENV = "COMPTOIR_SCREENSHOTS"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 
 from orchestration import raw_load
-from orchestration.defs.dbt.args import build_args
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from orchestration.dbt.args import build_args
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from orchestration.run_log import record_dbt_results
 
 

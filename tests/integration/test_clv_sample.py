@@ -25,13 +25,13 @@ from dagster import materialize
 
 from orchestration.defs.ml.clv import clv_assets, clv_checks
 from orchestration.defs.resources import WarehouseResource
+from orchestration.settings import REPO_ROOT
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:The 'mode.chained_assignment' option is deprecated"),  # lifetimes
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES_YML = REPO_ROOT / "dbt_project/models/ml/_ml__clv_sources.yml"
 CHECK_NAMES = {
     "clv_parameters_finite",

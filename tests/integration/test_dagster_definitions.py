@@ -15,11 +15,11 @@ from orchestration.defs.resources import WarehouseResource
 
 
 def test_definitions_load_with_one_raw_asset_per_source() -> None:
-    from orchestration.definitions import BUILD_JOB_NAME, defs
+    from orchestration.definitions import WAREHOUSE_JOB_NAME, defs
 
     keys = set(defs.resolve_asset_graph().get_all_asset_keys())
     assert {AssetKey(["raw", s.name]) for s in SOURCES} <= keys
-    assert defs.resolve_job_def(BUILD_JOB_NAME) is not None
+    assert defs.resolve_job_def(WAREHOUSE_JOB_NAME) is not None
 
 
 def test_dagster_cli_validates_the_code_location(repo_root: Path) -> None:

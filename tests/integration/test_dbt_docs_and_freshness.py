@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 
 pytestmark = pytest.mark.slow
 

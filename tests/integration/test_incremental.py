@@ -458,7 +458,7 @@ def test_cross_check_after_the_incremental_build(check, incremental_con, referen
 def test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag(tmp_path: Path, sample_copy: Path) -> None:
     from dagster import DagsterInstance, materialize
 
-    from orchestration.defs.dbt.args import FULL_REFRESH_TAG
+    from orchestration.dbt.args import FULL_REFRESH_TAG
     from orchestration.defs.dbt.assets import dbt_models, load_rejects
     from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_resource, run_artifacts_dir
     from orchestration.defs.raw.assets import raw_assets

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.defs.dbt.args import build_args
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from orchestration.dbt.args import build_args
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from orchestration.raw_load import load_all
 from tests.crosscheck import reference as ref_mod
 

@@ -29,12 +29,12 @@ import pytest
 
 from ml.clv import ClvResult, configure_caches, fit_clv
 from ml.clv.model import bgnbd_log_likelihood, population_mean_spend, prepare_summary
+from orchestration.settings import REPO_ROOT
 
 logger = logging.getLogger(__name__)
 # lifetimes (a reference only) sets a pandas option that pandas 3 deprecates, on import.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'mode.chained_assignment' option is deprecated")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_END = pd.Timestamp("1997-09-30")
 HOLDOUT_END = pd.Timestamp("1998-06-30")
 HOLDOUT_DAYS = int((HOLDOUT_END - CALIBRATION_END).days)  # 273 = 39 weeks

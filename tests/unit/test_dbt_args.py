@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from orchestration.defs.dbt.args import (
+from orchestration.dbt.args import (
     FULL_REFRESH_TAG,
     SCOPE_TESTS_VAR,
     build_args,
@@ -19,16 +19,16 @@ from orchestration.defs.dbt.args import (
     vars_arg,
     warehouse_build_args,
 )
-from orchestration.defs.dbt.project import manifest_is_stale, project_inputs
-from orchestration.defs.dbt.project_state import (
+from orchestration.dbt.project import manifest_is_stale, project_inputs
+from orchestration.dbt.project_state import (
     BUILT_PROJECT_FILE,
     UNIT_TESTED_FILE,
     project_changed_since_last_build,
     project_fingerprint,
     unit_tests_passed_on,
 )
+from orchestration.dbt.results import summarise_run_results
 from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_parse
-from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
 
@@ -323,7 +323,7 @@ def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> N
     import re
     import subprocess
 
-    from orchestration.defs.dbt.project import dbt_executable
+    from orchestration.dbt.project import dbt_executable
     from orchestration.defs.dbt.resources import dbt_resource
 
     reported = subprocess.run([str(dbt_executable()), "--version"], capture_output=True, text=True, check=True,
@@ -333,7 +333,7 @@ def test_the_dbt_resource_knows_the_version_dbt_reports_without_asking_it() -> N
 
 def test_a_dbt_runtime_error_is_summarised_by_its_cause() -> None:
     """`comptoir build` prints the model and the database's message, not only dbt's "Runtime Error" header."""
-    from orchestration.defs.dbt.results import summarise_run_results
+    from orchestration.dbt.results import summarise_run_results
 
     message = (
         "Runtime Error in model fct_order_lines (models/marts/core/fct_order_lines.sql)\n"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.cli import DAGSTER_PORT, SUPERSET_PORT, build_parser
+from orchestration.cli import build_parser
+from orchestration.settings import DAGSTER_PORT, REPO_ROOT, SUPERSET_PORT
 from orchestration.superset import server
 from orchestration.superset.sync import SUPERSET_URL_ENV
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 SECRET_NAMES = ("POSTGRES_PASSWORD", "SUPERSET_SECRET_KEY", "COMPTOIR_SUPERSET_ADMIN_PASSWORD",
                 "COMPTOIR_SUPERSET_VIEWER_PASSWORD")

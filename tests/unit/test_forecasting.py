@@ -59,8 +59,8 @@ from ml.forecasting.intervals import calibrate, scaled_offsets
 from ml.forecasting.selection import choose_models
 from ml.forecasting.stockout import INVENTORY_COLUMNS
 from ml.warehouse import replace_table
+from orchestration.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2025, 6, 30)
 # No country holidays: the unit tests are about the method, not the markets.
 FAST = ForecastSettings(main_markets=())

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from orchestration.settings import REPO_ROOT
+
 CONFIG = REPO_ROOT / "superset" / "superset_config.py"
 
 

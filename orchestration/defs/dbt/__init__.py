@@ -1,6 +1,6 @@
 """dbt models as Dagster assets, dbt tests as asset checks, and the jobs' triggers.
 
-`project.py` prepares the manifest, `translator.py` maps dbt nodes to asset keys and groups,
-`assets.py` runs `dbt build`, `args.py`/`results.py` are pure helpers, `schedules.py` and
-`sensors.py` start the warehouse job.
+`translator.py` maps dbt nodes to asset keys and groups, `assets.py` runs `dbt build`, `resources.py` holds the
+dbt resource and the run folders, `schedules.py` and `sensors.py` start the warehouse job. The Dagster-free dbt
+helpers (manifest, command lines, run results) are in orchestration/dbt.
 """

@@ -13,15 +13,16 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.contract import SOURCES
-from orchestration.defs.dbt.args import is_full_refresh, warehouse_build_args
-from orchestration.defs.dbt.project import ensure_manifest
-from orchestration.defs.dbt.project_state import (
+from orchestration.dbt.args import is_full_refresh, warehouse_build_args
+from orchestration.dbt.project import ensure_manifest
+from orchestration.dbt.project_state import (
     BUILT_PROJECT_FILE,
     UNIT_TESTED_FILE,
     project_changed_since_last_build,
     project_fingerprint,
     unit_tests_passed_on,
 )
+from orchestration.dbt.results import summarise_run_results
 from orchestration.defs.dbt.resources import (
     DUCKDB_PATH_ENV,
     RUN_RESULTS_FILE,
@@ -32,7 +33,6 @@ from orchestration.defs.dbt.resources import (
     runs_dir,
     seed_partial_parse,
 )
-from orchestration.defs.dbt.results import summarise_run_results
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import record_dbt_results

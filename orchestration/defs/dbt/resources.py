@@ -13,8 +13,8 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from orchestration.defs.dbt.launcher import dbt_launcher
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, PARTIAL_PARSE_FILE, TARGET_DIR_NAME, dbt_executable
+from orchestration.dbt.launcher import dbt_launcher
+from orchestration.dbt.project import DBT_PROJECT_DIR, PARTIAL_PARSE_FILE, TARGET_DIR_NAME, dbt_executable
 from orchestration.settings import PRIVATE_FILE_MODE
 
 # The dbt profile (dbt_project/profiles.yml) reads the warehouse file from this variable.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
+from orchestration.settings import SCHEDULE_TIMEZONE
+
 DAILY_SCHEDULE_NAME = "warehouse_daily"
 DAILY_CRON = "0 6 * * *"  # 06:00 every day
-SCHEDULE_TIMEZONE = "UTC"
 
 
 def build_daily_schedule(job_name: str) -> ScheduleDefinition:

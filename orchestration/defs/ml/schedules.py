@@ -12,12 +12,12 @@ from dagster import AssetKey, AssetSelection, DefaultScheduleStatus, ScheduleDef
 from orchestration.defs.ml.assets import MODEL_RUNS_KEY, SEGMENT_MODEL_KEY
 from orchestration.defs.ml.clv import CUSTOMER_CLV_KEY
 from orchestration.defs.ml.forecasting import ACCURACY_KEY, FORECAST_KEY
+from orchestration.settings import SCHEDULE_TIMEZONE
 
 REFRESH_JOB_NAME = "warehouse_refresh"
 REFIT_JOB_NAME = "ml_weekly_refit"
 WEEKLY_SCHEDULE_NAME = "ml_weekly_refit"
 WEEKLY_CRON = "0 5 * * 1"  # Mondays 05:00 UTC, before the daily 06:00 refresh
-SCHEDULE_TIMEZONE = "UTC"
 
 # Assets that fit a model (slow, and stable from one day to the next). The stock-out forecast is not one:
 # it runs daily on the current stock with the latest sales forecast; nor are the segments (assigned daily with

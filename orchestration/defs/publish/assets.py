@@ -1,4 +1,7 @@
-"""The published warehouse: the copy of a finished build that Superset reads (see copy.py).
+"""The published warehouse: the copy of a finished build that Superset reads (orchestration/publish.py).
+
+The asset only publishes: it leaves the file and a fact beside it (`published.json`), and whoever serves the
+warehouse reacts to that (the Superset follower re-syncs the dashboards); the build never calls a server.
 
 The asset depends on every other asset of the warehouse job, so it runs last and only when all of them
 succeeded: a failed raw load, a failing dbt test (dbt build stops the step) or a failed ML asset skips it,
@@ -20,10 +23,9 @@ from dagster import (
     asset,
 )
 
-from orchestration.defs.publish.copy import PublishError, publish_warehouse
+from orchestration.publish import PublishError, publish_warehouse
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import BuildRecord, forget_build, record_build
-from orchestration.superset.sync import resync_if_serving
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
 PUBLISH_GROUP = "published"
@@ -88,18 +90,15 @@ def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], publis
         with warehouse.connect() as con:  # the published copy carries its own row of pipeline.builds
             record_build(con, build)
         try:
-            published = publish_warehouse(Path(warehouse.database), published_path)
+            published = publish_warehouse(Path(warehouse.database), published_path, run_id=context.run.run_id)
         except PublishError as error:
             with warehouse.connect() as con:
                 forget_build(con, context.run.run_id)
             raise Failure(description=str(error), allow_retries=False) from error
         context.log.info(f"published {published.path} ({published.bytes:,} bytes) in {published.seconds:.1f}s")
-        # A running Superset of this home re-syncs, so its default date ranges follow the new as-of date.
-        synced = resync_if_serving(published_path.parent.parent, published_path)
         return MaterializeResult(
             metadata={
-                "summary": f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)"
-                + (f"; dashboards re-synced (data as of {synced.as_of})" if synced else ""),
+                "summary": f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)",
                 "path": MetadataValue.path(str(published.path)),
                 "bytes": published.bytes,
                 "tables": published.tables,

@@ -13,7 +13,7 @@ from dagster import (
 )
 
 from orchestration.contract import SOURCES, Source
-from orchestration.defs.dbt.args import is_full_refresh
+from orchestration.dbt.args import is_full_refresh
 from orchestration.defs.resources import WarehouseResource
 from orchestration.raw_load import LoadResult, RawFileError, load_source
 

@@ -3,15 +3,21 @@
 Dashboards read the published file, never the one a build writes (DuckDB: a read-write connection locks
 the file against every reader). os.replace is atomic within a folder, so a reader opens either the previous
 copy or the new one, never half a file; a reader that already has the previous copy open keeps reading it.
-Plain Python and DuckDB, no Dagster: the Dagster asset and the tests call it.
+Plain Python and DuckDB, no Dagster: the Dagster asset, `comptoir superset publish` and the tests call it.
+
+Each publish also leaves a fact beside the file, `published.json` (which build, when, how big): whoever serves
+the published warehouse (the Superset follower of `comptoir serve`, `comptoir superset follow`) watches it and
+reacts, so the build never reaches into the servers.
 """
 
+import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -23,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # A copy must hold these schemas before it replaces the published file.
 REQUIRED_SCHEMAS = ("marts",)
+FACT_FILE = "published.json"
 
 
 class PublishError(RuntimeError):
@@ -35,6 +42,41 @@ class Published:
     bytes: int
     seconds: float
     tables: int
+
+
+@dataclass(frozen=True)
+class PublishedFact:
+    """What the last publish left beside the published file: the build (a Dagster run id, or None for a
+    `comptoir superset publish` by hand) and when it was published. Equal facts mean the same publish."""
+
+    run_id: str | None
+    published_at: str  # ISO 8601, UTC
+    bytes: int
+    tables: int
+
+
+def fact_path(published: Path) -> Path:
+    return published.with_name(FACT_FILE)
+
+
+def read_fact(published: Path) -> PublishedFact | None:
+    """The fact of the last publish of `published`, or None when nothing was published (or the fact is garbled)."""
+    try:
+        payload = json.loads(fact_path(published).read_text(encoding="utf-8"))
+        return PublishedFact(**payload)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_fact(published: Published, run_id: str | None) -> PublishedFact:
+    fact = PublishedFact(run_id=run_id, published_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                         bytes=published.bytes, tables=published.tables)
+    target = fact_path(published.path)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(json.dumps(asdict(fact), indent=1) + "\n", encoding="utf-8")
+    os.chmod(temporary, PRIVATE_FILE_MODE)
+    os.replace(temporary, target)  # atomic: a watcher reads the previous fact or this one
+    return fact
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -67,8 +109,9 @@ def _check_copy(path: Path) -> int:
     return sum(tables.values())
 
 
-def publish_warehouse(source: Path, target: Path) -> Published:
-    """Copy the finished build `source` to `target` atomically (temporary file in target's folder, fsync, rename)."""
+def publish_warehouse(source: Path, target: Path, run_id: str | None = None) -> Published:
+    """Copy the finished build `source` to `target` atomically (temporary file in target's folder, fsync, rename),
+    then record the fact (`published.json`: `run_id`, the time) for whoever serves it."""
     started = time.monotonic()
     if not source.exists():
         raise PublishError(f"no warehouse to publish at {source}")
@@ -92,5 +135,6 @@ def publish_warehouse(source: Path, target: Path) -> Published:
         tmp_path.unlink(missing_ok=True)
         raise
     published = Published(target, target.stat().st_size, time.monotonic() - started, tables)
+    _write_fact(published, run_id)
     log.info("published %s (%d bytes, %d tables) in %.1fs", target, published.bytes, tables, published.seconds)
     return published

@@ -14,13 +14,13 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.defs.dbt.project import dbt_executable
+from orchestration.dbt.project import dbt_executable
 
 LAUNCHER_NAME = "dbt"
 PARENT_PID_ENV = "COMPTOIR_DBT_PARENT_PID"
 
 _LAUNCHER = '''#!{python}
-# Written by Comptoir (orchestration/defs/dbt/launcher.py): runs {dbt} and dies with its parent.
+# Written by Comptoir (orchestration/dbt/launcher.py): runs {dbt} and dies with its parent.
 import ctypes, os, signal, sys
 
 PR_SET_PDEATHSIG = 1

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.defs.dbt.args import parse_args
+from orchestration.dbt.args import parse_args
+from orchestration.settings import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 TARGET_DIR_NAME = "target"
 MANIFEST_FILE = "manifest.json"

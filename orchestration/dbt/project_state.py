@@ -15,7 +15,7 @@ import hashlib
 import importlib.metadata
 from pathlib import Path
 
-from orchestration.defs.dbt.project import project_inputs
+from orchestration.dbt.project import project_inputs
 
 BUILT_PROJECT_FILE = "built_project.sha256"
 UNIT_TESTED_FILE = "unit_tested_project.sha256"
