@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -176,3 +177,20 @@ def forget_build(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Remove a build's row again (its publish failed after the row was written)."""
     if table_exists(con, "builds", SCHEMA):
         con.execute(f"delete from {SCHEMA}.builds where run_id = ?", [run_id])
+
+
+QUARANTINE_MODEL = "dq_quarantine"  # staging model holding every row a data-quality rule set aside
+
+
+def quarantine_counts(database: Path) -> list[tuple[str, str, int]] | None:
+    """Rows set aside per source and data-quality rule (staging.dq_quarantine) in `database`, None when absent."""
+    if not database.exists():
+        return None
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            rows = con.execute(
+                f"select source, rule, count(*) from staging.{QUARANTINE_MODEL} group by all order by all"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    return [(str(source), str(rule), int(count)) for source, rule, count in rows]

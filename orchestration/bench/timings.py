@@ -16,7 +16,7 @@ from typing import Any
 from dagster import DagsterEventType, DagsterInstance
 
 from orchestration.dbt.results import summarise_run_results
-from orchestration.defs.dbt.resources import RUN_RESULTS_FILE
+from orchestration.dbt.runs import RUN_RESULTS_FILE
 
 _ENDS = (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED)
 

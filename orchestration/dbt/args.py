@@ -13,6 +13,9 @@ FULL_REFRESH_TAG = "comptoir/full_refresh"
 # dbt var: scope the data tests of incremental models to the rows refreshed since each test last passed
 # (dbt_project/macros/tests/test_scope.sql). Incremental runs set it; full refreshes test every row.
 SCOPE_TESTS_VAR = "scope_tests_to_refreshed_rows"
+# The vars of every build, full refreshes included (the scope never applies to a --full-refresh, see
+# test_scope.sql): the same vars on every run let dbt reuse its last parse instead of parsing the whole project.
+BUILD_VARS = {SCOPE_TESTS_VAR: True}
 
 
 def _selection(flag: str, value: str | Sequence[str] | None) -> list[str]:
@@ -54,7 +57,8 @@ def build_args(
 
 
 def parse_args(project_dir: Path, target_path: Path, profiles_dir: Path | None = None) -> list[str]:
-    """`dbt parse` arguments writing manifest.json (and dbt.log) into `target_path`."""
+    """`dbt parse` arguments writing manifest.json (and dbt.log) into `target_path`, with the builds' vars: dbt
+    re-parses the whole project when the vars differ from the parse it could reuse (partial_parse.msgpack)."""
     return [
         "parse",
         "--quiet",
@@ -63,6 +67,7 @@ def parse_args(project_dir: Path, target_path: Path, profiles_dir: Path | None =
         "--profiles-dir", str(profiles_dir or project_dir),
         "--target-path", str(target_path),
         "--log-path", str(target_path),
+        *vars_arg(BUILD_VARS),
     ]
 
 
@@ -72,9 +77,17 @@ def is_full_refresh(tags: Mapping[str, str] | None) -> bool:
 
 
 def warehouse_build_args(full_refresh: bool = False, unit_tests: bool = True) -> list[str]:
-    """The warehouse's `dbt build`: incremental with tests scoped to refreshed rows, or a full refresh;
-    without dbt's unit tests when they already passed on this very project (see unit_tests.py)."""
+    """The warehouse's `dbt build`: incremental with tests scoped to refreshed rows, or a full refresh testing every
+    row; without dbt's unit tests when they already passed on this very project (see project_state.py)."""
     if full_refresh:
-        return build_args(full_refresh=True)
-    args = build_args(vars={SCOPE_TESTS_VAR: True})
+        return build_args(full_refresh=True, vars=BUILD_VARS)
+    args = build_args(vars=BUILD_VARS)
     return args if unit_tests else [*args, "--exclude-resource-type", "unit_test"]
+
+
+def changed_build_args(state: Path) -> list[str]:
+    """`comptoir build --changed`: the models changed since the build whose manifest is in `state`, and their
+    children, rebuilt in full (an incremental model's rows were made by the old SQL) and tested, unit tests included;
+    unselected parents are read from that build (`--defer`)."""
+    args = build_args(select="state:modified+", full_refresh=True, vars=BUILD_VARS)
+    return [*args, "--state", str(state), "--defer"]

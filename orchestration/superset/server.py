@@ -31,7 +31,6 @@ ADMIN_PASSWORD_ENV = "COMPTOIR_SUPERSET_ADMIN_PASSWORD"
 VIEWER_PASSWORD_ENV = "COMPTOIR_SUPERSET_VIEWER_PASSWORD"
 DATABASE_URI_ENV = "COMPTOIR_SUPERSET_DATABASE_URI"
 INIT_STAMP = ".initialised"
-RUNNING_FILE = "server.json"  # url and pid of the Superset started for this home (see running_server)
 
 
 class SupersetSetupError(RuntimeError):
@@ -166,7 +165,7 @@ def server_command(host: str, port: int, workers: int = 2, threads: int = 4) -> 
 
 
 def start_server(home: Path, host: str, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start Superset in its own process group (stop it with stop_process), noting where it answers."""
+    """Start Superset in its own process group (stop it with stop_process_group)."""
     log_path = log_file or superset_dir(home) / "superset.log"
     private_dir(log_path.parent)
     # 0600 whatever the caller's umask: an error's traceback may quote a query's rows.
@@ -175,23 +174,7 @@ def start_server(home: Path, host: str, port: int, log_file: Path | None = None)
             server_command(host, port), env=environment(home), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    running = superset_dir(home) / RUNNING_FILE
-    running.write_text(json.dumps({"url": f"http://{host}:{port}", "pid": process.pid}), encoding="utf-8")
     return process
-
-
-def running_server(home: Path) -> str | None:
-    """The URL of the Superset serving this home's published warehouse, if one was started and is alive.
-
-    A build publishes into this home, and only this home's Superset reads it: another Superset (another home,
-    another port) is never touched.
-    """
-    try:
-        running = json.loads((superset_dir(home) / RUNNING_FILE).read_text(encoding="utf-8"))
-        os.kill(int(running["pid"]), 0)  # raises if the process is gone
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return str(running["url"])
 
 
 def stop_process_group(process: subprocess.Popen[bytes], sig: int, timeout: float = 30.0) -> int | None:

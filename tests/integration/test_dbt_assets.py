@@ -24,9 +24,10 @@ from dagster_dbt import DbtCliResource, DbtProject
 from orchestration.contract import SOURCES
 from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from orchestration.dbt.results import summarise_run_results
+from orchestration.dbt.runs import RUN_RESULTS_FILE, run_artifacts_dir
 from orchestration.definitions import WAREHOUSE_JOB_NAME, build_definitions, defs
 from orchestration.defs.dbt.assets import build_dbt_assets
-from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_project, run_artifacts_dir
+from orchestration.defs.dbt.resources import dbt_project
 from orchestration.defs.dbt.schedules import DAILY_SCHEDULE_NAME
 from orchestration.defs.dbt.sensors import LANDING_SENSOR_NAME, build_landing_sensor
 from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS

@@ -459,8 +459,9 @@ def test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag(tmp_path: Pat
     from dagster import DagsterInstance, materialize
 
     from orchestration.dbt.args import FULL_REFRESH_TAG
+    from orchestration.dbt.runs import RUN_RESULTS_FILE, run_artifacts_dir
     from orchestration.defs.dbt.assets import dbt_models, load_rejects
-    from orchestration.defs.dbt.resources import RUN_RESULTS_FILE, dbt_resource, run_artifacts_dir
+    from orchestration.defs.dbt.resources import dbt_resource
     from orchestration.defs.raw.assets import raw_assets
     from orchestration.defs.resources import WarehouseResource
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.dbt.resources import run_artifacts_dir
+from orchestration.dbt.runs import run_artifacts_dir
 
 pytestmark = pytest.mark.slow
 

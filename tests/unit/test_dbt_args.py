@@ -14,6 +14,7 @@ from orchestration.dbt.args import (
     FULL_REFRESH_TAG,
     SCOPE_TESTS_VAR,
     build_args,
+    changed_build_args,
     is_full_refresh,
     parse_args,
     vars_arg,
@@ -28,7 +29,7 @@ from orchestration.dbt.project_state import (
     unit_tests_passed_on,
 )
 from orchestration.dbt.results import summarise_run_results
-from orchestration.defs.dbt.resources import run_artifacts_dir, seed_partial_parse
+from orchestration.dbt.runs import run_artifacts_dir, seed_partial_parse
 from orchestration.defs.dbt.sensors import changed_files, decode_cursor, encode_cursor, landing_fingerprint
 from orchestration.defs.dbt.translator import ComptoirDbtTranslator
 
@@ -67,8 +68,17 @@ def test_the_warehouse_build_is_incremental_with_scoped_tests_unless_a_full_refr
     assert warehouse_build_args() == ["build", "--vars", json.dumps({SCOPE_TESTS_VAR: True})]
     assert warehouse_build_args(unit_tests=False) == [
         "build", "--vars", json.dumps({SCOPE_TESTS_VAR: True}), "--exclude-resource-type", "unit_test"]
-    assert warehouse_build_args(full_refresh=True) == ["build", "--full-refresh"]
-    assert warehouse_build_args(full_refresh=True, unit_tests=False) == ["build", "--full-refresh"]
+    assert warehouse_build_args(full_refresh=True) == ["build", "--full-refresh", "--vars",
+                                                       json.dumps({SCOPE_TESTS_VAR: True})]
+    assert warehouse_build_args(full_refresh=True, unit_tests=False) == warehouse_build_args(full_refresh=True)
+
+
+def test_changed_build_args_rebuild_what_changed_since_the_state(tmp_path: Path) -> None:
+    args = changed_build_args(tmp_path / "last")
+    assert args[:3] == ["build", "--select", "state:modified+"] and "--full-refresh" in args
+    assert args[args.index("--state") + 1] == str(tmp_path / "last") and "--defer" in args
+    # the builds' vars: dbt reuses the last parse only when they are the same
+    assert args[args.index("--vars") + 1] == json.dumps({SCOPE_TESTS_VAR: True})
 
 
 def test_unit_tests_are_skipped_only_on_the_project_they_last_passed_on(tmp_path: Path) -> None:
@@ -123,6 +133,7 @@ def test_parse_args_write_into_the_given_target(tmp_path: Path) -> None:
     assert args[args.index("--profiles-dir") + 1] == str(tmp_path / "project")
     assert args[args.index("--target-path") + 1] == str(tmp_path / "scratch")
     assert args[args.index("--log-path") + 1] == str(tmp_path / "scratch")
+    assert args[args.index("--vars") + 1] == json.dumps({SCOPE_TESTS_VAR: True})  # the builds' vars
 
 
 # --- run_results.json ------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import yaml
 from orchestration.cli import build_parser
 from orchestration.settings import DAGSTER_PORT, REPO_ROOT, SUPERSET_PORT
 from orchestration.superset import server
-from orchestration.superset.sync import SUPERSET_URL_ENV
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 SECRET_NAMES = ("POSTGRES_PASSWORD", "SUPERSET_SECRET_KEY", "COMPTOIR_SUPERSET_ADMIN_PASSWORD",
@@ -121,9 +120,12 @@ def test_environment_names_are_the_ones_the_code_reads(services: dict[str, Any])
         assert name in services["dagster-daemon"]["environment"] and f"{{env: {name}}}" in dockerfile, name
     assert services["dagster-daemon"]["environment"]["DAGSTER_HOME"] == "/opt/dagster/home"
     assert "/opt/dagster/home/dagster.yaml" in dockerfile
-    # the daemon's scheduled builds re-sync the dashboards of the Superset service after publishing
-    daemon_env = services["dagster-daemon"]["environment"]
-    assert daemon_env[SUPERSET_URL_ENV] == "http://superset:8088" and server.ADMIN_PASSWORD_ENV in daemon_env
+    # the builds only publish; the sync service follows the publishes (the pipeline needs no Superset password)
+    assert server.ADMIN_PASSWORD_ENV not in services["dagster-daemon"]["environment"]
+    command = services["superset-sync"]["command"]
+    assert command[:3] == ["comptoir", "superset", "follow"] and command[command.index("--url") + 1] == (
+        "http://superset:8088")
+    assert build_parser().parse_args(command[1:]).superset_verb == "follow"
 
 
 def test_secrets_come_from_the_environment_only(services: dict[str, Any]) -> None:
@@ -143,10 +145,9 @@ def test_secrets_come_from_the_environment_only(services: dict[str, Any]) -> Non
 
 
 def test_service_commands_exist(services: dict[str, Any]) -> None:
-    command = services["superset-sync"]["command"][-1]
-    comptoir = re.search(r"comptoir (superset sync [^\n]*)", command)
-    assert comptoir is not None
-    build_parser().parse_args(shlex.split(comptoir.group(1)))  # raises SystemExit when the verb does not exist
+    command = services["superset-sync"]["command"]
+    assert command[0] == "comptoir"
+    build_parser().parse_args(command[1:])  # raises SystemExit when the verb does not exist
     for name in ("dagster-webserver", "dagster-daemon"):
         assert "orchestration.definitions" in services[name]["command"]
     assert (REPO_ROOT / "orchestration" / "definitions.py").exists()

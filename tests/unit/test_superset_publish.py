@@ -13,9 +13,9 @@ import pytest
 from dagster import AssetKey, materialize
 
 from orchestration.defs.publish.assets import PUBLISHED_KEY, build_publish_asset, upstream_keys
-from orchestration.publish import PublishError, publish_warehouse
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
+from orchestration.publish import PublishError, publish_warehouse
 from orchestration.settings import Settings
 
 

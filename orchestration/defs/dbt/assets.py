@@ -23,16 +23,15 @@ from orchestration.dbt.project_state import (
     unit_tests_passed_on,
 )
 from orchestration.dbt.results import summarise_run_results
-from orchestration.defs.dbt.resources import (
+from orchestration.dbt.runs import (
     DUCKDB_PATH_ENV,
     RUN_RESULTS_FILE,
-    dbt_project,
-    environment,
     prune_runs,
     run_artifacts_dir,
     runs_dir,
     seed_partial_parse,
 )
+from orchestration.defs.dbt.resources import dbt_project, environment
 from orchestration.defs.dbt.translator import RAW_GROUP, ComptoirDbtTranslator
 from orchestration.defs.resources import WarehouseResource
 from orchestration.run_log import record_dbt_results

@@ -23,8 +23,8 @@ from dagster import (
     asset,
 )
 
-from orchestration.publish import PublishError, publish_warehouse
 from orchestration.defs.resources import WarehouseResource
+from orchestration.publish import PublishError, publish_warehouse
 from orchestration.run_log import BuildRecord, forget_build, record_build
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
