@@ -16,13 +16,15 @@ BUILD_INPUTS = $(shell find "$(SEEDS)" orchestration ml dbt_project/models dbt_p
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: setup sample build run serve test lint lock clean help published-check bench
+.PHONY: setup sample build run serve test test-fast test-deps dev lint lock clean help published-check bench
 
 help:
 	@echo "make run    set up, generate the sample if $(SEEDS)/ is empty, build and publish (when something"
 	@echo "            changed), serve Superset on :8088 and the Dagster UI on :3000"
 	@echo "make build  build and publish the warehouse, always"
-	@echo "make test   set up and run every test"
+	@echo "make test   set up and run every test (installs Debian's chromium when missing and run as root)"
+	@echo "make test-fast  the edit loop: ruff, unit tests, and the sample through raw load + dbt (no ML), ~3 min"
+	@echo "make dev    after editing dbt models: rebuild and test only what changed and its children, publish"
 	@echo "make bench  measure builds against their replayed SQL, pandas and a one-day incremental run;"
 	@echo "            writes docs/benchmarks.md (BENCH_LINES=\"sample 1M 10M\" adds 10 M lines, ~15 min more)"
 	@echo "make lint   ruff and sqlfluff"
@@ -30,6 +32,25 @@ help:
 	@echo "make clean  remove the warehouse (COMPTOIR_HOME, default ./warehouse)"
 
 setup: $(VENV)/.installed $(VENV_BI)/.installed
+	@$(MAKE) --no-print-directory test-deps TEST_DEPS_OPTIONAL=1
+
+# Debian packages the tests drive: Chromium for the dashboard test (playwright never downloads a browser here).
+# Installed when missing if we are root with apt-get; `make setup` only warns otherwise, `make test` stops at once.
+DEBIAN_TEST_PACKAGES := chromium
+test-deps:
+	@missing=""; for package in $(DEBIAN_TEST_PACKAGES); do \
+	  [ -x "/usr/bin/$$package" ] || missing="$$missing $$package"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> installing Debian packages the tests need:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  elif [ -n "$(TEST_DEPS_OPTIONAL)" ]; then \
+	    echo "note: the browser tests need Debian packages:$$missing (sudo apt-get install -y$$missing)"; \
+	  else \
+	    echo "error: the tests need Debian packages:$$missing. Run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 # The stamp depends on the lock and the project metadata, so a changed pin reinstalls.
 $(VENV)/.installed: requirements/pipeline.lock pyproject.toml
@@ -74,8 +95,19 @@ published-check:
 serve: setup
 	$(BIN)/comptoir serve
 
-test: setup lint
+test: setup test-deps lint
 	$(BIN)/pytest
+
+# The edit loop (within ~3 min): everything but the tests marked slow (servers, browsers, full builds with ML), then
+# the committed sample through the raw load and `dbt build` (every model, data test and dbt unit test), no ML.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/pytest -q tests/integration/test_sample_sql_build.py
+
+# After editing dbt models: `dbt build` of the models changed since the last build and their children, then publish.
+dev: setup
+	$(BIN)/comptoir build --changed
 
 # Landing folders are generated once and cached under $(HOME_DIR)/bench; the report is docs/benchmarks.md.
 BENCH_LINES ?= sample 1M

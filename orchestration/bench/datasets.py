@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 
 from orchestration.contract import EMAIL_EVENTS, ORDERS, WEB_SESSIONS, Source
+from orchestration.generator import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FILE = "manifest.json"
+
 # Customers per size: the generator makes about 16 order lines per customer over two years.
 GENERATED_SIZES: dict[str, int] = {"1M": 63_000, "10M": 630_000, "50M": 3_150_000}
 SAMPLE = "sample"

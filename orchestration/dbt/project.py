@@ -25,9 +25,12 @@ import yaml
 from orchestration.dbt.args import parse_args
 from orchestration.settings import REPO_ROOT
 
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The dbt project: the checkout's, unless COMPTOIR_DBT_PROJECT_DIR names a copy (a fork of the models, or a test
+# that edits models without touching the checkout).
+DBT_PROJECT_DIR_ENV = "COMPTOIR_DBT_PROJECT_DIR"
+DBT_PROJECT_DIR = Path(os.environ.get(DBT_PROJECT_DIR_ENV) or REPO_ROOT / "dbt_project").resolve()
 TARGET_DIR_NAME = "target"
-MANIFEST_FILE = "manifest.json"
+DBT_MANIFEST_FILE = "manifest.json"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 _LOCK_FILE = ".comptoir-parse.lock"
 
@@ -127,7 +130,7 @@ def parse_project(project_dir: Path, target_dir: Path, executable: Path | None =
             [str(executable), *parse_args(project_dir, scratch_dir)],
             cwd=project_dir, env=env, capture_output=True, text=True, check=False,
         )
-        manifest = scratch_dir / MANIFEST_FILE
+        manifest = scratch_dir / DBT_MANIFEST_FILE
         if completed.returncode != 0 or not manifest.exists():
             output = _tail(completed.stdout + "\n" + completed.stderr)
             raise DbtManifestError(
@@ -137,14 +140,14 @@ def parse_project(project_dir: Path, target_dir: Path, executable: Path | None =
         os.utime(manifest, ns=(started_ns, started_ns))
         if (scratch_dir / PARTIAL_PARSE_FILE).exists():
             os.replace(scratch_dir / PARTIAL_PARSE_FILE, target_dir / PARTIAL_PARSE_FILE)
-        os.replace(manifest, target_dir / MANIFEST_FILE)
-    return target_dir / MANIFEST_FILE
+        os.replace(manifest, target_dir / DBT_MANIFEST_FILE)
+    return target_dir / DBT_MANIFEST_FILE
 
 
 def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR, target_dir: Path | None = None) -> Path:
     """Return a manifest.json no older than the project, parsing only when needed."""
     target_dir = target_dir or project_dir / TARGET_DIR_NAME
-    manifest = target_dir / MANIFEST_FILE
+    manifest = target_dir / DBT_MANIFEST_FILE
     if not manifest_is_stale(project_dir, manifest):
         return manifest
     target_dir.mkdir(parents=True, exist_ok=True)

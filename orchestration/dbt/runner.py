@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestration.dbt.launcher import dbt_launcher, mark_as_parent
-from orchestration.dbt.project import DBT_PROJECT_DIR, MANIFEST_FILE
+from orchestration.dbt.project import DBT_MANIFEST_FILE, DBT_PROJECT_DIR
 from orchestration.dbt.project_state import BUILT_PROJECT_FILE
 from orchestration.dbt.runs import DUCKDB_PATH_ENV
 
@@ -40,4 +40,4 @@ def run_dbt(args: Sequence[str], warehouse: Path, target: Path, launcher_dir: Pa
 def last_built_state(runs: Path) -> Path | None:
     """The run folder of the last successful build (it holds BUILT_PROJECT_FILE and its manifest), or None."""
     marks = sorted(runs.glob(f"*/{BUILT_PROJECT_FILE}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-    return next((mark.parent for mark in marks if (mark.parent / MANIFEST_FILE).exists()), None)
+    return next((mark.parent for mark in marks if (mark.parent / DBT_MANIFEST_FILE).exists()), None)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.dbt.project import (
+    DBT_MANIFEST_FILE,
     DBT_PROJECT_DIR,
-    MANIFEST_FILE,
     TARGET_DIR_NAME,
     DbtManifestError,
     ensure_manifest,
@@ -61,7 +61,7 @@ def default_manifest() -> Path:
         return ensure_manifest()
     except DbtManifestError as error:
         log.warning("dbt parse failed, column descriptions may be stale: %s", error)
-        return DBT_PROJECT_DIR / TARGET_DIR_NAME / MANIFEST_FILE
+        return DBT_PROJECT_DIR / TARGET_DIR_NAME / DBT_MANIFEST_FILE
 
 
 def prepare_assets(
