@@ -16,6 +16,7 @@ from orchestration.settings import REPO_ROOT
 
 SAMPLE_DIR = REPO_ROOT / "seeds"
 
+BUILD_OUTPUT = "build-output.log"  # beside the built sample's warehouse: what `comptoir build` printed
 ORDERS_HEADER = "order_id,line_number,customer_id,product_id,quantity,unit_price,order_date,status,shipping_address"
 
 
@@ -87,7 +88,8 @@ def make_seeds(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
-    """The committed sample built end to end by `comptoir build` (raw load + dbt + ML); the warehouse path.
+    """The committed sample built end to end by `comptoir build` (raw load + dbt + ML); the warehouse path. What the
+    build printed is in BUILD_OUTPUT beside it.
 
     COMPTOIR_TEST_BUILT_SAMPLE=<warehouse file> reuses a warehouse built from the same sample, for quick
     local iterations; `make test` and CI never set it.
@@ -108,4 +110,6 @@ def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> 
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    # What the build printed, for the tests of its summary (they share this build instead of making their own).
+    (home / BUILD_OUTPUT).write_text(completed.stdout, encoding="utf-8")
     return home / "comptoir.duckdb"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from orchestration.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

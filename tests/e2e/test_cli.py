@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.contract import SOURCES
+from tests.conftest import BUILD_OUTPUT
 
 COMPTOIR = [sys.executable, "-m", "orchestration.cli"]
 
@@ -25,7 +26,8 @@ def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.Comple
                           timeout=600)
 
 
-@pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["serve"]])
+@pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["dbt"], ["bench"], ["serve"], ["score"],
+                                  ["superset"], ["superset", "follow"]])
 def test_every_verb_has_help(verb: list[str], tmp_path: Path) -> None:
     completed = run([*verb, "--help"], tmp_path, tmp_path)
     assert completed.returncode == 0
@@ -47,25 +49,24 @@ def test_generate_with_only_out_writes_the_committed_sample(tmp_path: Path, samp
     assert (mismatch, errors) == ([], []), "the committed sample differs from `comptoir generate`'s default"
 
 
-def test_build_from_any_landing_folder_prints_a_summary(tmp_path: Path, sample_copy: Path) -> None:
-    home = tmp_path / "home"
-    completed = run(["build", "--seeds", str(sample_copy)], home, tmp_path)
-    assert completed.returncode == 0, completed.stderr
-    warehouse = home / "comptoir.duckdb"
-    assert f"Warehouse: {warehouse}" in completed.stdout
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+@pytest.mark.slow
+def test_build_prints_a_summary_of_every_step(built_sample: Path) -> None:
+    output = (built_sample.parent / BUILD_OUTPUT).read_text(encoding="utf-8")  # the session's `comptoir build`
+    assert f"Warehouse: {built_sample}" in output
+    with duckdb.connect(str(built_sample), read_only=True) as con:
         for source in SOURCES:
             loaded = con.execute(f"select count(*) from raw.{source.name}").fetchone()[0]
             rejected = con.execute(
                 "select count(*) from raw.load_rejects where source = ?", [source.name]
             ).fetchone()[0]
-            summary_line = next(line for line in completed.stdout.splitlines() if line.startswith(source.name))
+            summary_line = next(line for line in output.splitlines() if line.startswith(source.name))
             assert summary_line.split()[1:3] == [f"{loaded:,}", f"{rejected:,}"]
         quarantined = con.execute("select count(*) from staging.dq_quarantine").fetchone()[0]
     # Then dbt: models built and tests, and the rows data-quality rules set aside.
-    dbt_line = next(line for line in completed.stdout.splitlines() if line.startswith("dbt build: "))
+    dbt_line = next(line for line in output.splitlines() if line.startswith("dbt build: "))
     assert " models built, " in dbt_line and ", 0 failed, " in dbt_line, dbt_line
-    assert f"Rows quarantined: {quarantined:,} (staging.dq_quarantine)" in completed.stdout
+    assert f"Rows quarantined: {quarantined:,} (staging.dq_quarantine)" in output
+    assert "Models (schema ml):" in output and "Published: " in output and "Built in " in output
 
 
 def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, make_seeds) -> None:

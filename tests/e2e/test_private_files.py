@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.settings import private_dir, private_home
+from orchestration.settings import REPO_ROOT, private_dir, private_home
 from orchestration.superset.server import admin_credential, admin_user_command
-from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
