@@ -40,7 +40,7 @@ def test_publish_copies_the_build_atomically(tmp_path: Path) -> None:
     # Owner only, whatever the umask of the caller (this test's is the shell's): Superset runs as the same user.
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
-    assert os.listdir(target.parent) == ["comptoir.duckdb"]  # no temporary file left behind
+    assert sorted(os.listdir(target.parent)) == ["comptoir.duckdb", "published.json"]  # no temporary file left
 
 
 def test_a_reader_of_the_previous_copy_keeps_reading_it(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_an_incomplete_build_is_not_published_and_the_previous_copy_stays(tmp_pa
     with pytest.raises(PublishError, match="no warehouse"):
         publish_warehouse(tmp_path / "missing.duckdb", target)
     assert read_revenue(target) == 1.0
-    assert os.listdir(target.parent) == ["comptoir.duckdb"]
+    assert sorted(os.listdir(target.parent)) == ["comptoir.duckdb", "published.json"]
 
 
 def test_settings_place_the_published_file_in_the_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
