@@ -68,8 +68,10 @@ def test_changed_rebuilds_the_edited_mart_and_its_children_then_publishes(worksp
     model = next(project.glob(f"models/**/{EDITED}.sql"))
     *body, last = model.read_text(encoding="utf-8").rstrip().splitlines()
     assert re.fullmatch(r"select \* from \w+", last), f"{model} no longer ends with `select * from <cte>`"
-    model.write_text("\n".join([*body, last.replace("select *", "select *, 1 as edit_loop_probe")]) + "\n",
-                     encoding="utf-8")
+    # An edit that keeps the model's contract (its columns are enforced): the same rows, another SQL.
+    model.write_text("\n".join([*body, f"{last}\nwhere true"]) + "\n", encoding="utf-8")
+    with duckdb.connect(str(published), read_only=True) as con:
+        (refreshed_before,) = con.execute(f"select max(refreshed_at) from marts.{EDITED}").fetchone()
     state_manifest = json.loads(max(runs_dir(home / "comptoir.duckdb").glob("*/manifest.json"),
                                     key=lambda p: p.stat().st_mtime_ns).read_text(encoding="utf-8"))
 
@@ -81,10 +83,10 @@ def test_changed_rebuilds_the_edited_mart_and_its_children_then_publishes(worksp
     assert models == _descendants(state_manifest, f"model.comptoir.{EDITED}")
     tests = [r for r in results if r["unique_id"].startswith("test.")]
     assert tests and all(r["status"] == "pass" for r in results if r["unique_id"].startswith(("test.", "model.")))
-    # published: the dashboards' copy has the edit, and a new fact says so
+    # published: the dashboards' copy holds the rebuilt rows, and a new fact says so
     with duckdb.connect(str(published), read_only=True) as con:
-        columns = {row[0] for row in con.execute(f"describe marts.{EDITED}").fetchall()}
-    assert "edit_loop_probe" in columns
+        (refreshed_after,) = con.execute(f"select max(refreshed_at) from marts.{EDITED}").fetchone()
+    assert refreshed_after > refreshed_before
     after = read_fact(published)
     assert after is not None and after != before
     assert "Published:" in changed.stdout and "The ML tables were not refreshed" in changed.stdout
