@@ -69,6 +69,7 @@ def test_build_prints_a_summary_of_every_step(built_sample: Path) -> None:
     assert "Models (schema ml):" in output and "Published: " in output and "Built in " in output
 
 
+@pytest.mark.slow
 def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, make_seeds) -> None:
     folder = make_seeds()
     home = tmp_path / "home"
@@ -89,6 +90,7 @@ def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make
     assert "customers.json: required source file is missing" in completed.stderr
 
 
+@pytest.mark.slow
 def test_build_full_refresh_rebuilds_every_model(tmp_path: Path, make_seeds) -> None:
     import json
 
