@@ -47,7 +47,8 @@ TEXT = {"min_length": 1, "max_length": 100}
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in ((401, "no key, or an unknown or revoked one"), (403, "the key lacks the scope"),
-                         (404, "not found"), (413, "body too large"), (422, "invalid parameters"),
+                         (404, "not found"), (413, "body too large"), (414, "query string too long"),
+                         (415, "unsupported body type"), (422, "invalid parameters"),
                          (503, "nothing published yet, or no saved model"))
 }
 

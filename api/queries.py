@@ -22,6 +22,9 @@ from api.warehouse import Snapshot
 UNKNOWN_MEMBER = "UNKNOWN"
 CENTS = "cast(round({}, 2) as decimal(38, 2))"
 RATIO = "cast(case when ({1}) <> 0 then cast(({0}) as decimal(38, 10)) / ({1}) end as decimal(9, 4))"
+# Timestamps without a time zone (the shop's export, the pipeline's clock) as ISO 8601 text without an offset:
+# a JSON date-time needs one, and inventing one would be wrong.
+LOCAL_TIME = "strftime({}, '%Y-%m-%dT%H:%M:%S')"
 MONEY_RATIO = "cast(case when ({1}) <> 0 then ({0}) / ({1}) end as decimal(38, 2))"
 
 # Order lines with the buyer's country, as the dashboards' sales_lines dataset joins them (guests: 'Unknown').
@@ -271,7 +274,8 @@ def search_orders(snapshot: Snapshot, filters: dict[str, Any], after: tuple[date
         keyset = "and (orders.order_date < ? or (orders.order_date = ? and orders.order_id < ?))"
         params += [after[0], after[0], after[1]]
     return snapshot.rows(f"""
-        select orders.order_id, orders.customer_id, orders.ordered_at, orders.order_date, orders.order_status,
+        select orders.order_id, orders.customer_id, {LOCAL_TIME.format("orders.ordered_at")} as ordered_at,
+            orders.order_date, orders.order_status,
             orders.lines, orders.units, {CENTS.format("orders.revenue")} as revenue,
             {CENTS.format("orders.gross_revenue")} as gross_revenue,
             case when orders.customer_id is null then 'Unknown' else customers.country_name end as country_name
@@ -363,9 +367,10 @@ def quarantine(snapshot: Snapshot) -> list[dict[str, Any]]:
 def last_build(snapshot: Snapshot) -> dict[str, Any] | None:
     if not snapshot.has_table("pipeline", "builds"):
         return None
-    build = snapshot.one("""
-        select run_id, started_at, published_at, tests_passed, tests_warned, tests_failed
-        from pipeline.builds order by started_at desc limit 1
+    build = snapshot.one(f"""
+        select run_id, {LOCAL_TIME.format("started_at")} as started_at,
+            {LOCAL_TIME.format("published_at")} as published_at, tests_passed, tests_warned, tests_failed
+        from pipeline.builds order by builds.started_at desc limit 1
     """)
     if build is None:
         return None

@@ -6,7 +6,7 @@ Money is a decimal string with 2 decimals, as the marts hold it (DECIMAL(18,2));
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -105,7 +105,7 @@ class TopCustomer(BaseModel):
 class OrderSummary(BaseModel):
     order_id: str
     customer_id: str | None
-    ordered_at: datetime | None
+    ordered_at: str | None = Field(description="when the order was placed, local time as exported (no offset)")
     order_date: date
     order_status: str
     lines: int
@@ -230,8 +230,8 @@ class QuarantineCount(BaseModel):
 
 class TestSummary(BaseModel):
     run_id: str | None
-    started_at: datetime | None
-    published_at: datetime | None
+    started_at: str | None = Field(description="ISO 8601 as the pipeline recorded it, no offset")
+    published_at: str | None = Field(description="ISO 8601 as the pipeline recorded it, no offset")
     tests_passed: int | None
     tests_warned: int | None
     tests_failed: int | None
