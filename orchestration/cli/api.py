@@ -46,7 +46,8 @@ def keys(settings: Settings, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    private_home(settings.home)
     if args.api_verb == "keys":
+        private_home(settings.home)  # the keys file is written there, owner only
         return keys(settings, args)
+    # Serving only reads (the published file, the keys, the models): the home may be mounted read-only.
     return serve(settings, args.host, args.port)
