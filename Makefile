@@ -20,7 +20,7 @@ export DO_NOT_TRACK := 1
 
 help:
 	@echo "make run    set up, generate the sample if $(SEEDS)/ is empty, build and publish (when something"
-	@echo "            changed), serve Superset on :8088 and the Dagster UI on :3000"
+	@echo "            changed), serve Superset on :8088, the Dagster UI on :3000 and the API on :8000"
 	@echo "make build  build and publish the warehouse, always"
 	@echo "make test   set up and run every test (installs Debian's chromium when missing and run as root)"
 	@echo "make test-fast  the edit loop: ruff, unit tests, and the sample through raw load + dbt (no ML), ~3 min"

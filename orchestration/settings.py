@@ -16,9 +16,10 @@ log = logging.getLogger(__name__)
 
 # The checkout: dbt_project/, superset/, seeds/ and docs/ are found from here.
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Where `comptoir serve` (and `make run`) serve the Dagster UI and Superset unless told otherwise.
+# Where `comptoir serve` (and `make run`) serve the Dagster UI, Superset and the API unless told otherwise.
 DAGSTER_PORT = 3000
 SUPERSET_PORT = 8088
+API_PORT = 8000
 # Schedules (daily refresh, weekly re-fit) are written in this time zone.
 SCHEDULE_TIMEZONE = "UTC"
 SEEDS_ENV = "COMPTOIR_SEEDS_DIR"

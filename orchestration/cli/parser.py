@@ -9,9 +9,10 @@ import argparse
 from datetime import date
 from pathlib import Path
 
-from orchestration.settings import DAGSTER_PORT, SEEDS_ENV, SUPERSET_PORT
+from api.keys import SCOPES
+from orchestration.settings import API_PORT, DAGSTER_PORT, SEEDS_ENV, SUPERSET_PORT
 
-VERBS = "{generate,build,dbt,bench,serve,score,superset}"
+VERBS = "{generate,build,dbt,bench,serve,score,superset,api}"
 _SEEDS_HELP = f"landing folder (default ${SEEDS_ENV} or ./seeds)"
 
 SCORE_EPILOG = """\
@@ -100,12 +101,15 @@ def _bench(verbs: argparse._SubParsersAction) -> None:
 
 
 def _serve(verbs: argparse._SubParsersAction) -> None:
-    serve = verbs.add_parser("serve", help="serve Superset (synced dashboards) and the Dagster UI until Ctrl-C")
+    serve = verbs.add_parser(
+        "serve", help="serve Superset (synced dashboards), the Dagster UI and the API until Ctrl-C")
     serve.add_argument("--seeds", help=_SEEDS_HELP)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--dagster-port", type=int, default=DAGSTER_PORT)
     serve.add_argument("--superset-port", type=int, default=SUPERSET_PORT)
-    serve.add_argument("--no-superset", action="store_true", help="serve the Dagster UI only")
+    serve.add_argument("--api-port", type=int, default=API_PORT)
+    serve.add_argument("--no-superset", action="store_true", help="serve the Dagster UI (and the API) only")
+    serve.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     serve.set_defaults(command="serve")
 
 
@@ -149,10 +153,43 @@ def _superset(verbs: argparse._SubParsersAction) -> None:
     bi.set_defaults(command="superset")
 
 
+API_EPILOG = """\
+Keys: `comptoir api keys create --name crm --scope customers --scope score` prints the key once; the API stores
+only its hash ($COMPTOIR_HOME/api/keys.json). Scopes: aggregates (sales, products, segments, customer figures
+without personal columns), customers (names, e-mails, cities too), score (POST /v1/score, /v1/score/batch).
+Calls: curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/v1/kpis ; the schema is at /docs.
+"""
+
+
+def _api(verbs: argparse._SubParsersAction) -> None:
+    api = verbs.add_parser(
+        "api", help="serve the HTTP API (default) or manage its keys",
+        description="The HTTP API over the published warehouse and the saved models (OpenAPI at /docs).",
+        epilog=API_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=API_PORT)
+    api_verbs = api.add_subparsers(dest="api_verb", metavar="{serve,keys}")
+    serve = api_verbs.add_parser("serve", help="serve the API until Ctrl-C (the default)")
+    # SUPPRESS: given after `serve` they count, else the values given before it (or the defaults) stay
+    serve.add_argument("--host", default=argparse.SUPPRESS)
+    serve.add_argument("--port", type=int, default=argparse.SUPPRESS)
+    keys = api_verbs.add_parser("keys", help="create, list or revoke API keys")
+    key_verbs = keys.add_subparsers(dest="keys_verb", required=True, metavar="{create,list,revoke}")
+    create = key_verbs.add_parser("create", help="create a key and print it (shown once)")
+    create.add_argument("--name", required=True, help="who or what uses the key, e.g. crm")
+    create.add_argument("--scope", action="append", required=True, choices=SCOPES,
+                        dest="scopes", help="a scope the key grants (repeat for several)")
+    key_verbs.add_parser("list", help="list the keys (never their secrets)")
+    revoke = key_verbs.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the key's id, as `list` shows it")
+    api.set_defaults(command="api", api_verb="serve")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description="Comptoir: the everyday verbs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar=VERBS)
-    for add in (_generate, _build, _dbt, _bench, _serve, _score, _superset):
+    for add in (_generate, _build, _dbt, _bench, _serve, _score, _superset, _api):
         add(verbs)
     return parser

@@ -12,6 +12,7 @@ from orchestration.run_log import QUARANTINE_MODEL, quarantine_counts
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:  # only for the annotations: `comptoir score` must not import Superset's client, nor build the ML
+    from api.keys import KeyRecord, KeyStore
     from ml.propensity.batch import ScoreSummary
     from orchestration.superset.sync import SyncReport
 
@@ -117,3 +118,29 @@ def row_errors(header: str, lines: list[str]) -> None:
     print(header, file=sys.stderr)
     for line in lines:
         print(f"  {line}", file=sys.stderr)
+
+
+def api_serving(host: str, port: int, store: KeyStore) -> None:
+    active = sum(1 for record in store.records().values() if record.active)
+    print(f"API: http://{host}:{port}/v1   (OpenAPI: http://{host}:{port}/docs; {active} active key(s))")
+    if not active:
+        print("  no API key yet: comptoir api keys create --name <who> --scope aggregates")
+
+
+def api_key_created(key: str, record: KeyRecord) -> None:
+    print(f"Created key {record.key_id} ({record.name}; scopes: {', '.join(record.scopes)}). Shown once, keep it:")
+    print(key)
+
+
+def api_keys(records: list[KeyRecord]) -> None:
+    if not records:
+        print("No API keys: comptoir api keys create --name <who> --scope aggregates")
+        return
+    print(f"{'id':<10}{'name':<20}{'scopes':<30}{'created':<27}revoked")
+    for record in records:
+        print(f"{record.key_id:<10}{record.name[:19]:<20}{','.join(record.scopes):<30}{record.created_at:<27}"
+              f"{record.revoked_at or '-'}")
+
+
+def api_key_revoked(record: KeyRecord) -> None:
+    print(f"Revoked key {record.key_id} ({record.name}) at {record.revoked_at}: it opens nothing from now on.")

@@ -27,7 +27,8 @@ def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["dbt"], ["bench"], ["serve"], ["score"],
-                                  ["superset"], ["superset", "follow"]])
+                                  ["superset"], ["superset", "follow"], ["api"], ["api", "keys"],
+                                  ["api", "keys", "create"]])
 def test_every_verb_has_help(verb: list[str], tmp_path: Path) -> None:
     completed = run([*verb, "--help"], tmp_path, tmp_path)
     assert completed.returncode == 0

@@ -1,5 +1,5 @@
-"""`comptoir serve` brings up Superset (initialised, dashboards synced) and the Dagster UI with the code location,
-prints their URLs and credentials, and Ctrl-C stops both cleanly."""
+"""`comptoir serve` brings up Superset (initialised, dashboards synced), the Dagster UI with the code location and the
+API, prints their URLs and credentials, and Ctrl-C stops them all cleanly."""
 
 from __future__ import annotations
 
@@ -52,13 +52,13 @@ def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
     home.mkdir()
     shutil.copyfile(built_sample, home / "comptoir.duckdb")
     publish_warehouse(home / "comptoir.duckdb", home / "published" / "comptoir.duckdb")
-    dagster_port, superset_port = _free_port(), _free_port()
+    dagster_port, superset_port, api_port = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "COMPTOIR_HOME": str(home)}
     for name in ("COMPTOIR_SUPERSET_ADMIN_PASSWORD", "COMPTOIR_SUPERSET_VIEWER_PASSWORD"):
         env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "serve", "--seeds", str(tmp_path),
-         "--dagster-port", str(dagster_port), "--superset-port", str(superset_port)],
+         "--dagster-port", str(dagster_port), "--superset-port", str(superset_port), "--api-port", str(api_port)],
         cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )
@@ -76,6 +76,9 @@ def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
         assert f"Superset:   http://127.0.0.1:{superset_port}" in output
         assert f"Dagster UI: http://127.0.0.1:{dagster_port}" in output
         assert "Synced 1 dashboard" in output or "Synced" in output
+        assert f"API:        http://127.0.0.1:{api_port}/v1" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/v1/health", timeout=10) as response:
+            assert json.load(response)["as_of_date"]
 
         # the printed credentials work: the business viewer sees the dashboards
         viewer = re.search(r"business viewer: (\S+) / (\S+)", output)
@@ -91,7 +94,7 @@ def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=120) == 0
-        assert not _port_open(superset_port) and not _port_open(dagster_port)
+        assert not _port_open(superset_port) and not _port_open(dagster_port) and not _port_open(api_port)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from orchestration.cli import build_parser
-from orchestration.settings import DAGSTER_PORT, REPO_ROOT, SUPERSET_PORT
+from orchestration.settings import API_PORT, DAGSTER_PORT, REPO_ROOT, SUPERSET_PORT
 from orchestration.superset import server
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -151,3 +151,19 @@ def test_service_commands_exist(services: dict[str, Any]) -> None:
     for name in ("dagster-webserver", "dagster-daemon"):
         assert "orchestration.definitions" in services[name]["command"]
     assert (REPO_ROOT / "orchestration" / "definitions.py").exists()
+
+
+def test_the_api_service_serves_the_published_warehouse_read_only(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert api["ports"] == [f"{API_PORT}:{API_PORT}"]
+    # the pipeline image: its lock holds the API's dependencies (fastapi, uvicorn)
+    assert api["build"]["target"] == "pipeline" and {"fastapi", "uvicorn"} <= set(_lock_pins("pipeline"))
+    assert "warehouse:/data/warehouse:ro" in api["volumes"]
+    assert api["environment"]["COMPTOIR_HOME"] == "/data/warehouse"
+    command = api["command"]
+    assert command[0] == "comptoir"
+    args = build_parser().parse_args(command[1:])
+    assert (args.command, args.api_verb, args.host, args.port) == ("api", "serve", "0.0.0.0", API_PORT)
+    assert f"localhost:{API_PORT}/openapi.json" in " ".join(api["healthcheck"]["test"])
+    # no secret reaches the API's container: it needs none (keys are hashed in the warehouse volume)
+    assert not any(re.search(r"PASSWORD|SECRET", name) for name in api["environment"])

@@ -24,6 +24,9 @@ RULES = [
     (CORE, ("dagster", "dagster_dbt", "orchestration.defs", "orchestration.cli", "orchestration.superset")),
     (["orchestration/defs"], ("orchestration.cli", "orchestration.superset", "orchestration.bench")),
     (["orchestration/superset"], ("orchestration.defs", "orchestration.cli", "dagster")),
+    # the HTTP API reads what builds publish: the Dagster-free core and ml only
+    (["api"], ("dagster", "dagster_dbt", "orchestration.defs", "orchestration.cli", "orchestration.superset",
+               "orchestration.bench")),
 ]
 
 

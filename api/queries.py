@@ -1,0 +1,404 @@
+"""The API's reads: marts and ML tables at their grain, filters as bound parameters (``?``), never formatted in.
+
+Sums of money are rounded to the cent once, as the marts round them (``cast(round(x, 2) as decimal(38, 2))``,
+dbt_project/macros/money.sql); ratios are cast to DECIMAL(9,4) as the marts' ``exact_ratio`` does.
+The KPI figures are the Overview dashboard's: its dataset (superset/assets/datasets/comptoir/sales_lines.yaml:
+order lines with the buyer's country) and metrics (superset/metrics.yaml), and the conversion rate from
+``mart_kpis_monthly`` over the months whose first day falls in the range, as its chart filters them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from api.warehouse import Snapshot
+
+UNKNOWN_MEMBER = "UNKNOWN"
+CENTS = "cast(round({}, 2) as decimal(38, 2))"
+RATIO = "cast(case when ({1}) <> 0 then cast(({0}) as decimal(38, 10)) / ({1}) end as decimal(9, 4))"
+# Timestamps without a time zone (the shop's export, the pipeline's clock) as ISO 8601 text without an offset:
+# a JSON date-time needs one, and inventing one would be wrong.
+LOCAL_TIME = "strftime({}, '%Y-%m-%dT%H:%M:%S')"
+MONEY_RATIO = "cast(case when ({1}) <> 0 then ({0}) / ({1}) end as decimal(38, 2))"
+
+# Order lines with the buyer's country, as the dashboards' sales_lines dataset joins them (guests: 'Unknown').
+_LINES = """
+    from marts.fct_order_lines as lines
+    left join marts.dim_customers as customers on customers.customer_id = lines.customer_id
+"""
+_COUNTRY = "coalesce(customers.country_name, 'Unknown')"
+_LINE_FILTERS = f"""
+    lines.order_date between ? and ?
+    and (cast(? as varchar) is null or {_COUNTRY} = ? or customers.country_code = upper(?))
+    and (cast(? as varchar) is null or lines.category = ?)
+"""
+
+
+def _line_params(start: date, end: date, country: str | None, category: str | None) -> list[Any]:
+    return [start, end, country, country, country, category, category]
+
+
+def as_of_date(snapshot: Snapshot) -> date | None:
+    row = snapshot.one("select max(as_of_date) as as_of_date from marts.mart_kpis")
+    return row["as_of_date"] if row else None
+
+
+def kpi_figures(snapshot: Snapshot, start: date, end: date, country: str | None, category: str | None
+                ) -> dict[str, Any]:
+    revenue = "sum(case when lines.is_sale then lines.revenue else 0 end)"
+    orders = "count(distinct case when lines.is_sale then lines.order_id end)"
+    margin = "sum(case when lines.is_sale and lines.has_cost then lines.margin else 0 end)"
+    costed = "sum(case when lines.is_sale and lines.has_cost then lines.revenue else 0 end)"
+    sales = snapshot.one(f"""
+        select
+            {CENTS.format(f"coalesce({revenue}, 0)")} as revenue,
+            {orders} as orders,
+            count(distinct case when lines.is_sale and not lines.is_guest and not lines.is_unknown_customer
+                then lines.customer_id end) as customers,
+            {MONEY_RATIO.format(CENTS.format(revenue), orders)} as average_order_value,
+            {RATIO.format(margin, costed)} as margin_pct
+        {_LINES}
+        where {_LINE_FILTERS}
+    """, _line_params(start, end, country, category)) or {}
+    web = snapshot.one(f"""
+        select {RATIO.format("sum(converted_sessions)", "sum(sessions)")} as conversion_rate
+        from marts.mart_kpis_monthly
+        where month_start between ? and ?
+    """, [start, end]) or {}
+    return {**sales, "conversion_rate": web.get("conversion_rate")}
+
+
+def daily_sales(snapshot: Snapshot, start: date, end: date, category: str | None) -> list[dict[str, Any]]:
+    if category is not None:
+        # mart_daily_sales is day x category: one category's rows are exact as they are
+        return snapshot.rows("""
+            select date_day, orders, units, revenue, cost, margin, margin_pct, average_order_value
+            from marts.mart_daily_sales
+            where date_day between ? and ? and category = ?
+            order by date_day
+        """, [start, end, category])
+    # All categories: orders do not add up across categories (an order spans several), so read orders per day
+    # from fct_orders (one date per order), every day of dim_date present as in the mart.
+    return snapshot.rows(f"""
+        with days as (
+            select date_day from marts.dim_date where date_day between ? and ?
+        ),
+        sales as (
+            select order_date, count(*) as orders, sum(units) as units, sum(revenue) as revenue,
+                sum(cost) as cost, sum(costed_revenue) as costed_revenue
+            from marts.fct_orders
+            where is_sale and order_date between ? and ?
+            group by order_date
+        ),
+        cents as (
+            select days.date_day, coalesce(sales.orders, 0) as orders, coalesce(sales.units, 0) as units,
+                {CENTS.format("coalesce(sales.revenue, 0)")} as revenue,
+                {CENTS.format("coalesce(sales.cost, 0)")} as cost,
+                {CENTS.format("coalesce(sales.costed_revenue, 0)")} as costed_revenue
+            from days left join sales on sales.order_date = days.date_day
+        )
+        select date_day, orders, units, revenue, cost, costed_revenue - cost as margin,
+            {RATIO.format("costed_revenue - cost", "costed_revenue")} as margin_pct,
+            {MONEY_RATIO.format("revenue", "orders")} as average_order_value
+        from cents
+        order by date_day
+    """, [start, end, start, end])
+
+
+def monthly_sales(snapshot: Snapshot, start: date, end: date) -> list[dict[str, Any]]:
+    return snapshot.rows("""
+        select month_start, orders, units, revenue, cost, margin, margin_pct, average_order_value, customers,
+            new_customers
+        from marts.mart_monthly_sales
+        where month_start between ? and ?
+        order by month_start
+    """, [start, end])
+
+
+def sales_by_country(snapshot: Snapshot, start: date, end: date, country: str | None) -> list[dict[str, Any]]:
+    return snapshot.rows("""
+        select month_start, country_code, country_name, revenue, orders, customers, average_order_value
+        from marts.mart_sales_by_country
+        where month_start between ? and ?
+            and (cast(? as varchar) is null or country_name = ? or country_code = upper(?))
+        order by month_start, revenue desc, country_name
+    """, [start, end, country, country, country])
+
+
+TOP_PRODUCT_ORDER = {"revenue": "revenue", "units": "units", "margin": "margin"}
+
+
+def top_products(snapshot: Snapshot, n: int, by: str, start: date, end: date, category: str | None
+                 ) -> list[dict[str, Any]]:
+    order = TOP_PRODUCT_ORDER[by]  # a fixed column name from the enum, never the caller's text
+    return snapshot.rows(f"""
+        with lines as (
+            select product_id, any_value(category) as category,
+                {CENTS.format("sum(revenue)")} as revenue, sum(quantity) as units,
+                {CENTS.format("sum(case when has_cost then revenue else 0 end)")} as costed_revenue,
+                {CENTS.format("sum(case when has_cost then cost else 0 end)")} as cost
+            from marts.fct_order_lines
+            where is_sale and order_date between ? and ? and (cast(? as varchar) is null or category = ?)
+            group by product_id
+        ),
+        sales as (
+            select *, costed_revenue - cost as margin from lines
+        )
+        select row_number() over (order by sales.{order} desc, sales.product_id) as rank,
+            sales.product_id, products.product_name, sales.category, products.brand, sales.revenue, sales.units,
+            sales.margin, {RATIO.format("sales.margin", "sales.costed_revenue")} as margin_pct
+        from sales
+        left join marts.dim_products as products on products.product_id = sales.product_id
+        order by rank
+        limit ?
+    """, [start, end, category, category, n])
+
+
+def top_customers(snapshot: Snapshot, n: int, start: date, end: date, country: str | None
+                  ) -> list[dict[str, Any]]:
+    return snapshot.rows(f"""
+        with sales as (
+            select lines.customer_id, {CENTS.format("sum(lines.revenue)")} as revenue,
+                count(distinct lines.order_id) as orders
+            {_LINES}
+            where lines.is_sale and not lines.is_guest and not lines.is_unknown_customer and {_LINE_FILTERS}
+            group by lines.customer_id
+        )
+        select row_number() over (order by sales.revenue desc, sales.customer_id) as rank,
+            sales.customer_id, customers.country_name, customers.loyalty_tier, sales.revenue, sales.orders,
+            customers.customer_name, customers.email
+        from sales
+        left join marts.dim_customers as customers on customers.customer_id = sales.customer_id
+        order by rank
+        limit ?
+    """, [*_line_params(start, end, country, None), n])
+
+
+def customer(snapshot: Snapshot, customer_id: str) -> dict[str, Any] | None:
+    return snapshot.one("""
+        select customer_id, customer_name, email, city, country_code, country_name, loyalty_tier, registered_on,
+            first_order_date, last_order_date, orders, lifetime_revenue, average_order_value
+        from marts.dim_customers
+        where customer_id = ? and not is_unknown_member
+    """, [customer_id])
+
+
+def customer_rfm(snapshot: Snapshot, customer_id: str) -> dict[str, Any] | None:
+    return snapshot.one("""
+        select recency_days, frequency, monetary, r_score, f_score, m_score, rfm_score, rfm_segment as segment,
+            recommended_action
+        from marts.mart_customer_rfm where customer_id = ?
+    """, [customer_id])
+
+
+def customer_score(snapshot: Snapshot, customer_id: str) -> dict[str, Any] | None:
+    if not snapshot.has_table("ml", "customer_scores"):
+        return None
+    return snapshot.one("""
+        select score, segment as tier, action, [r for r in [reason_1, reason_2, reason_3] if r is not null]
+            as reasons, model_version, as_of_date
+        from ml.customer_scores where customer_id = ?
+    """, [customer_id])
+
+
+def customer_segment(snapshot: Snapshot, customer_id: str) -> str | None:
+    if not snapshot.has_table("ml", "customer_segments"):
+        return None
+    row = snapshot.one("select segment_name from ml.customer_segments where customer_id = ?", [customer_id])
+    return row["segment_name"] if row else None
+
+
+def customer_clv(snapshot: Snapshot, customer_id: str) -> dict[str, Any] | None:
+    if not snapshot.has_table("ml", "customer_clv"):
+        return None
+    return snapshot.one("""
+        select clv_12m, probability_alive, expected_purchases_365d, model_version
+        from ml.customer_clv where customer_id = ?
+    """, [customer_id])
+
+
+# --------------------------------------------------------------------------------------------
+# Order search: keyset pagination, newest first
+# --------------------------------------------------------------------------------------------
+
+
+class CursorError(ValueError):
+    """A cursor that is not one of ours, or that was made for other filters."""
+
+
+def filters_digest(filters: dict[str, Any]) -> str:
+    canonical = json.dumps(filters, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def encode_cursor(row: dict[str, Any], digest: str) -> str:
+    payload = {"d": row["order_date"].isoformat(), "o": row["order_id"], "f": digest}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, digest: str) -> tuple[date, str]:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        day, order_id, made_for = date.fromisoformat(payload["d"]), str(payload["o"]), payload["f"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise CursorError("not a cursor this API returned") from None
+    if made_for != digest:
+        raise CursorError("this cursor was returned for other filters: repeat them, or start without a cursor")
+    return day, order_id
+
+
+def search_orders(snapshot: Snapshot, filters: dict[str, Any], after: tuple[date, str] | None, limit: int
+                  ) -> list[dict[str, Any]]:
+    """Orders matching ``filters``, newest first by (order_date, order_id) descending: a total order, so pages
+    neither skip nor repeat an order. ``limit + 1`` rows are read to know whether a next page exists."""
+    country = filters.get("country")
+    params: list[Any] = [
+        filters.get("customer"), filters.get("customer"),
+        filters.get("status"), filters.get("status"),
+        filters.get("product"), filters.get("product"),
+        country, country, country,
+        filters.get("date_from"), filters.get("date_from"),
+        filters.get("date_to"), filters.get("date_to"),
+        filters.get("min_total"), filters.get("min_total"),
+        filters.get("max_total"), filters.get("max_total"),
+        filters.get("q"), filters.get("q"), filters.get("q"),
+    ]
+    keyset = ""
+    if after is not None:
+        keyset = "and (orders.order_date < ? or (orders.order_date = ? and orders.order_id < ?))"
+        params += [after[0], after[0], after[1]]
+    return snapshot.rows(f"""
+        select orders.order_id, orders.customer_id, {LOCAL_TIME.format("orders.ordered_at")} as ordered_at,
+            orders.order_date, orders.order_status,
+            orders.lines, orders.units, {CENTS.format("orders.revenue")} as revenue,
+            {CENTS.format("orders.gross_revenue")} as gross_revenue,
+            case when orders.customer_id is null then 'Unknown' else customers.country_name end as country_name
+        from marts.fct_orders as orders
+        left join marts.dim_customers as customers on customers.customer_id = orders.customer_id
+        where (cast(? as varchar) is null or orders.customer_id = ?)
+            and (cast(? as varchar) is null or orders.order_status = ?)
+            and (cast(? as varchar) is null or orders.order_id in (
+                select order_id from marts.fct_order_lines where product_id = ?))
+            and (cast(? as varchar) is null
+                or coalesce(customers.country_name, 'Unknown') = ? or customers.country_code = upper(?))
+            and (cast(? as date) is null or orders.order_date >= ?)
+            and (cast(? as date) is null or orders.order_date <= ?)
+            and (cast(? as decimal(18, 2)) is null or orders.gross_revenue >= ?)
+            and (cast(? as decimal(18, 2)) is null or orders.gross_revenue <= ?)
+            and (cast(? as varchar) is null or contains(lower(orders.order_id), lower(?))
+                or contains(lower(coalesce(orders.customer_id, '')), lower(?)))
+            {keyset}
+        order by orders.order_date desc, orders.order_id desc
+        limit ?
+    """, [*params, limit + 1])
+
+
+# --------------------------------------------------------------------------------------------
+# Segments, cohorts, forecasts, inventory, quality
+# --------------------------------------------------------------------------------------------
+
+
+def rfm_segments(snapshot: Snapshot) -> list[dict[str, Any]]:
+    return snapshot.rows(f"""
+        select rfm_segment as segment, any_value(recommended_action) as recommended_action,
+            count(*) as customers, {CENTS.format("sum(monetary)")} as revenue,
+            {RATIO.format("count(*)", "sum(count(*)) over ()")} as customer_share,
+            {RATIO.format("sum(monetary)", "sum(sum(monetary)) over ()")} as revenue_share
+        from marts.mart_customer_rfm
+        group by rfm_segment
+        order by revenue desc, segment
+    """)
+
+
+def cohorts_monthly(snapshot: Snapshot, start: date, end: date) -> list[dict[str, Any]]:
+    return snapshot.rows("""
+        select cohort_month, period_number, period_start, cohort_size, active_customers, retention_pct, revenue,
+            cumulative_revenue_per_customer
+        from marts.mart_cohort_retention_monthly
+        where cohort_month between ? and ?
+        order by cohort_month, period_number
+    """, [start, end])
+
+
+def forecast_series(snapshot: Snapshot) -> list[str]:
+    if not snapshot.has_table("ml", "forecast_daily_sales"):
+        return []
+    return [row["series"] for row in snapshot.rows(
+        "select distinct series from ml.forecast_daily_sales order by series")]
+
+
+def forecast(snapshot: Snapshot, series: str, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    return snapshot.rows("""
+        select date_day, measure, category, actual, yhat, yhat_lower, yhat_upper, is_forecast, model, model_version
+        from ml.forecast_daily_sales
+        where series = ? and (cast(? as date) is null or date_day >= ?) and (cast(? as date) is null or date_day <= ?)
+        order by date_day
+    """, [series, start, start, end, end])
+
+
+def stockouts(snapshot: Snapshot, within_lead_time: bool | None, limit: int) -> list[dict[str, Any]]:
+    if not snapshot.has_table("ml", "stockout_forecast"):
+        return []
+    return snapshot.rows("""
+        select product_id, product_name, category, current_stock, forecast_daily_demand, days_until_stockout,
+            stockout_date, stockout_within_lead_time, reorder_quantity, as_of_date
+        from ml.stockout_forecast
+        where cast(? as boolean) is null or stockout_within_lead_time = ?
+        order by days_until_stockout nulls last, product_id
+        limit ?
+    """, [within_lead_time, within_lead_time, limit])
+
+
+def quarantine(snapshot: Snapshot) -> list[dict[str, Any]]:
+    return snapshot.rows("""
+        select source, check_name, detail, row_count as rows, share
+        from marts.mart_data_quality
+        where check_name <> 'loaded'
+        order by source, check_name, detail
+    """)
+
+
+def last_build(snapshot: Snapshot) -> dict[str, Any] | None:
+    if not snapshot.has_table("pipeline", "builds"):
+        return None
+    build = snapshot.one(f"""
+        select run_id, {LOCAL_TIME.format("started_at")} as started_at,
+            {LOCAL_TIME.format("published_at")} as published_at, tests_passed, tests_warned, tests_failed
+        from pipeline.builds order by builds.started_at desc limit 1
+    """)
+    if build is None:
+        return None
+    failing: list[str] = []
+    if snapshot.has_table("pipeline", "dbt_node_results"):
+        failing = [row["name"] for row in snapshot.rows("""
+            select name from pipeline.dbt_node_results
+            where run_id = ? and resource_type in ('test', 'unit_test') and status in ('fail', 'warn', 'error')
+            order by name
+        """, [build["run_id"]])]
+    return {**build, "failing_tests": failing}
+
+
+def model_versions(snapshot: Snapshot) -> dict[str, str | None]:
+    """The version of each ML table the published warehouse holds (None when the table is absent)."""
+    versions: dict[str, str | None] = {}
+    for name, table in (("propensity", "customer_scores"), ("clv", "customer_clv"),
+                        ("forecasting", "forecast_daily_sales"), ("stockout", "stockout_forecast")):
+        row = snapshot.one(f"select max(model_version) as v from ml.{table}") if snapshot.has_table(
+            "ml", table) else None
+        versions[name] = row["v"] if row else None
+    return versions
+
+
+def to_json_safe(value: Any) -> Any:
+    """Dates and decimals as JSON text (for cursors and digests)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
