@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ml.warehouse import SAFE_SLUG, InsufficientDataError, features
+from ml.warehouse import FEATURES_SCHEMA, SAFE_SLUG, InsufficientDataError, features
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ LABELS_MODEL = "feat_propensity__labels"
 FEATURE_MODELS: tuple[str, ...] = (
     CUTOFFS_MODEL, CUSTOMER_CUTOFFS_MODEL, CATEGORY_SHARES_MODEL, CUTOFF_CATEGORIES_MODEL, LABELS_MODEL,
 )
+FEATURE_TABLES: tuple[tuple[str, str], ...] = tuple((FEATURES_SCHEMA, model) for model in FEATURE_MODELS)
 KEY = "customer_id, cutoff"
 ORDER = "cutoff, customer_id"
 SHARE_PREFIX = "share_"
