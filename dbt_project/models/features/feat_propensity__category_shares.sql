@@ -45,7 +45,7 @@ category_revenue as (
     inner join sale_lines
         on
             population.customer_id = sale_lines.customer_id
-            and sale_lines.order_date < population.cutoff
+            and population.cutoff > sale_lines.order_date
     inner join category_slugs on sale_lines.category is not distinct from category_slugs.category
     group by population.customer_id, population.cutoff, category_slugs.category_slug
 

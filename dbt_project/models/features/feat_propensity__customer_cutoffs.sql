@@ -128,7 +128,7 @@ orders as (
     inner join sale_orders
         on
             population.customer_id = sale_orders.customer_id
-            and sale_orders.order_date < population.cutoff
+            and population.cutoff > sale_orders.order_date
     group by population.customer_id, population.cutoff
 
 ),
@@ -149,7 +149,7 @@ email_campaigns as (
     inner join email_events
         on
             population.customer_id = email_events.customer_id
-            and email_events.event_date < population.cutoff
+            and population.cutoff > email_events.event_date
     group by population.customer_id, population.cutoff, email_events.campaign_id
 
 ),
@@ -190,7 +190,7 @@ web as (
     inner join web_sessions
         on
             population.customer_id = web_sessions.customer_id
-            and web_sessions.session_date < population.cutoff
+            and population.cutoff > web_sessions.session_date
             and {{ dbt.datediff('web_sessions.session_date', 'population.cutoff', 'day') }}
             <= {{ web_windows_days | max }}
     group by population.customer_id, population.cutoff

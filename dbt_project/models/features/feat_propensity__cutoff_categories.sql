@@ -45,7 +45,7 @@ final as (
         cutoffs.cutoff,
         slug_first_sales.category_slug
     from cutoffs
-    inner join slug_first_sales on slug_first_sales.first_sale_date < cutoffs.cutoff
+    inner join slug_first_sales on cutoffs.cutoff > slug_first_sales.first_sale_date
 
 )
 

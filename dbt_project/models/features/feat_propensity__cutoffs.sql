@@ -64,9 +64,13 @@ rhythm_horizon as (
         {%- else -%}
             -- No customer reordered yet: the shortest window.
             coalesce(
-                least({{ max_horizon_days }}, greatest({{ min_horizon_days }},
-                    {{ step_days }} * cast(ceil(greatest(median_gap_days, 1.0) / {{ step_days }}) as integer)
-                )),
+                least(
+                    {{ max_horizon_days }},
+                    greatest(
+                        {{ min_horizon_days }},
+                        {{ step_days }} * cast(ceil(greatest(median_gap_days, 1.0) / {{ step_days }}) as integer)
+                    )
+                ),
                 {{ min_horizon_days }}
             )
         {%- endif %} as rhythm_horizon_days
@@ -98,7 +102,8 @@ candidate_horizons as (
 training_steps as (
 
     {% for k in range(1, max_training_cutoffs + 1) -%}
-        select {{ k }} as training_step{% if not loop.last %} union all{% endif %}
+        select {{ k }} as training_step
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -34,7 +34,7 @@ buyers as (
     inner join sale_orders
         on
             population.customer_id = sale_orders.customer_id
-            and sale_orders.order_date >= population.cutoff
+            and population.cutoff <= sale_orders.order_date
             and {{ dbt.datediff('population.cutoff', 'sale_orders.order_date', 'day') }} < population.horizon_days
 
 ),
