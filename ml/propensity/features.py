@@ -197,8 +197,7 @@ def build_labels(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.Data
 
 def count_feature_rows(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> int:
     """Rows of build_features for these cutoffs."""
-    row = features(con, CUSTOMER_CUTOFFS_MODEL).filter(_in_cutoffs(_normalise_cutoffs(cutoffs))).count("*").fetchone()
-    return int(row[0]) if row else 0
+    return len(features(con, CUSTOMER_CUTOFFS_MODEL).filter(_in_cutoffs(_normalise_cutoffs(cutoffs))))
 
 
 def feature_chunks(
