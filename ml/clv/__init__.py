@@ -1,4 +1,5 @@
-"""Probabilistic customer lifetime value: BG/NBD + Gamma-Gamma (pymc-marketing) on the CLV summary mart.
+"""Probabilistic customer lifetime value: BG/NBD + Gamma-Gamma (pymc-marketing) on the CLV summary
+(the dbt feature model features.feat_clv__customer_summary).
 
 Importing this package does not import pymc or pytensor: ``fit_clv`` sets their cache folders first
 (``configure_caches``) and imports them inside.

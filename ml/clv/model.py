@@ -1,6 +1,7 @@
 """Probabilistic CLV: BG/NBD (who is still a customer, how often they buy) and Gamma-Gamma (how much they spend).
 
-Input: one row per customer with the lifetimes-style summary (``marts.mart_customer_ltv``, DECISIONS.md
+Input: one row per customer with the lifetimes-style summary (the dbt feature model
+``features.feat_clv__customer_summary``, from ``mart_customer_ltv``; DECISIONS.md
 "Probabilistic CLV summary"): ``frequency`` = repeat purchase periods, ``recency`` = first to last purchase,
 ``t`` (or ``T``) = first purchase to the end of observation, ``monetary_value`` = mean spend of the repeat
 purchases, with times in ``time_unit`` (the mart is in days).
@@ -66,7 +67,7 @@ from scipy.special import betaln, expit, gammaln, hyp2f1
 
 from ml.clv.caches import configure_caches, quiet_libraries
 from ml.progress import step
-from ml.warehouse import InsufficientDataError
+from ml.warehouse import InsufficientDataError, features
 
 if TYPE_CHECKING:
     import duckdb
@@ -82,7 +83,7 @@ HORIZONS_DAYS: tuple[int, ...] = (90, 365)
 BGNBD_PARAMETERS: tuple[str, ...] = ("r", "alpha", "a", "b")
 GAMMA_GAMMA_PARAMETERS: tuple[str, ...] = ("p", "q", "gamma")  # pymc-marketing calls gamma "v"
 SUMMARY_COLUMNS: tuple[str, ...] = ("customer_id", "frequency", "recency", "T", "monetary_value")
-SUMMARY_SOURCE = "marts.mart_customer_ltv"
+SUMMARY_MODEL = "feat_clv__customer_summary"  # the dbt feature model the summary is read from
 # pytensor's graph mode for the MAP fit. Below C_MODE_MIN_CUSTOMERS, FAST_COMPILE runs the log-likelihood and its
 # gradient as numpy calls instead of generated C: it skips the C compile of a cold cache (about a minute here),
 # and on the sample (1,287 customers) it fits as fast as C. With many customers C pays for its compile (CDNOW
@@ -138,14 +139,13 @@ class ClvResult:
 
 
 def read_clv_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The per-customer summary from ``marts.mart_customer_ltv`` (days), ordered by customer_id."""
-    return con.execute(
-        f"""
-        select customer_id, frequency, recency, t, monetary_value::double as monetary_value, as_of_date
-        from {SUMMARY_SOURCE}
-        order by customer_id
-        """
-    ).df()
+    """The per-customer summary (days) from the feature model ``feat_clv__customer_summary``, by customer_id."""
+    return (
+        features(con, SUMMARY_MODEL)
+        .project("customer_id, frequency, recency, t, monetary_value, as_of_date")
+        .order("customer_id")
+        .df()
+    )
 
 
 def prepare_summary(summary: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Purchase propensity: point-in-time customer features and next-window purchase labels."""
+"""Purchase propensity: a model trained, evaluated and scored on the dbt feature models feat_propensity__*."""
 
 # The model's warehouse tables, here rather than in tables.py so that naming them imports no scikit-learn.
 MODEL_RUNS_TABLE = "model_runs"

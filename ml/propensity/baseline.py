@@ -1,5 +1,6 @@
-"""The RFM baseline the propensity model must beat, the rule that decides which of the two is published, and
-the label window that follows the shop's rhythm (DECISIONS.md: Never publish a loser; Label window).
+"""The RFM baseline the propensity model must beat and the rule that decides which of the two is published
+(DECISIONS.md: Never publish a loser). The label window that follows the shop's rhythm is planned by dbt
+(feat_propensity__cutoffs; DECISIONS.md: Label window, Propensity cutoff plan).
 
 The baseline ranks customers by recency + frequency + monetary quintile points (each 1-5, 5 = best). The
 quintile cut points are fitted on the evaluation window's customers, so the same points apply to any later
@@ -12,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -28,11 +28,9 @@ BASELINE_SCORER = "rfm_baseline"
 MIN_AUC_MARGIN = 0.01
 Z_ONE_SIDED = 1.645
 
-# Label window: the median days between a customer's consecutive sale orders, rounded up to whole STEP_DAYS and
-# bounded, so that a shop whose customers reorder every few months still gets buyers in the window.
-STEP_DAYS = 30
+# The shortest label window (feat_propensity__cutoffs: the median gap between orders, rounded up to whole 30 days,
+# 30 to 180): the horizon a model saved without one is read with.
 MIN_HORIZON_DAYS = 30
-MAX_HORIZON_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -126,27 +124,3 @@ def choose_scorer(metrics: dict[str, float], baseline_metrics: dict[str, float])
     if gain >= margin:
         return ScorerChoice(MODEL_SCORER, margin, f"the model beats the RFM baseline: {said}")
     return ScorerChoice(BASELINE_SCORER, margin, f"the model does not beat the RFM baseline: {said}")
-
-
-def label_horizon_days(con: duckdb.DuckDBPyConnection) -> int:
-    """The label window for this shop: median days between consecutive sale orders, up to whole STEP_DAYS, bounded."""
-    row = con.execute(
-        """
-        with orders as (
-            select customer_id, order_date,
-                lag(order_date) over (partition by customer_id order by order_date) as previous_order_date
-            from intermediate.int_customer_orders
-            where is_sale and not is_unknown_customer  -- the UNKNOWN member is many customers
-        )
-        select median(order_date - previous_order_date) from orders where previous_order_date is not null
-        """
-    ).fetchone()
-    median_gap = row[0] if row else None
-    return horizon_for_gap(float(median_gap) if median_gap is not None else None)
-
-
-def horizon_for_gap(median_gap_days: float | None) -> int:
-    if median_gap_days is None or not math.isfinite(median_gap_days):
-        return MIN_HORIZON_DAYS  # no customer reordered yet: the shortest window
-    rounded = STEP_DAYS * math.ceil(max(median_gap_days, 1.0) / STEP_DAYS)
-    return int(min(max(rounded, MIN_HORIZON_DAYS), MAX_HORIZON_DAYS))

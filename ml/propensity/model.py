@@ -1,11 +1,12 @@
 """Train, evaluate and apply the purchase-propensity model (will a customer buy in the next H days?).
 
-Time layout (``horizon_days`` = H: by default the shop's rhythm, baseline.label_horizon_days, 30 days at least),
-all windows half-open ``[start, end)``:
+Time layout, planned by dbt (``feat_propensity__cutoffs``; DECISIONS.md "Propensity cutoff plan"), ``horizon_days``
+= H: by default the shop's rhythm, 30 days at least; all windows half-open ``[start, end)``:
 
 * evaluation cutoff ``E = as_of - H + 1``: the latest full window, labels in ``[E, E + H)`` (ends on ``as_of``);
-* training cutoffs ``E - H, E - 2H, ...`` (at most ``max_training_cutoffs``, all after the first sale), so
-  every training label window ends on or before ``E``: nothing the model learns from overlaps evaluation;
+* training cutoffs ``E - H, E - 2H, ...`` (at most the dbt var ``propensity_max_training_cutoffs``, all after the
+  first sale), so every training label window ends on or before ``E``: nothing the model learns from overlaps
+  evaluation;
 * the most recent training cutoff is the validation set used to pick between a random forest and a
   gradient-boosted model (each fitted on the older cutoffs); the winner is refitted on every training
   cutoff and calibrated with ``CalibratedClassifierCV(cv=3)``.
@@ -22,7 +23,7 @@ import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -39,18 +40,17 @@ from ml.propensity.baseline import (
     MIN_HORIZON_DAYS,
     MODEL_SCORER,
     RFM_COLUMNS,
-    STEP_DAYS,
     RfmBaseline,
     choose_scorer,
     fit_rfm_baseline,
-    label_horizon_days,
 )
 from ml.propensity.features import (
+    CutoffPlan,
     build_features,
     build_labels,
-    count_population,
-    feature_table,
-    read_feature_chunks,
+    count_feature_rows,
+    feature_chunks,
+    read_cutoff_plan,
 )
 from ml.warehouse import InsufficientDataError
 
@@ -63,12 +63,10 @@ MISSING_DAYS = 9999.0  # "never happened" for days_since_* columns, with an is-m
 MISSING_SUFFIX = "_missing"
 COUNTRY_PREFIX = "country_"
 UNKNOWN_COUNTRY = "unknown"
-MAX_TRAINING_CUTOFFS = 12
-# Above this many (customer, cutoff) rows, train on a uniform random sample of them, drawn before the features
-# are computed: at 1 M order lines, 300,000 rows instead of 100,000 added 0.002 of ROC AUC for three times the fit
+# The training cutoffs and the cap on training rows are dbt vars (propensity_max_training_cutoffs,
+# propensity_max_training_rows): feat_propensity__customer_cutoffs samples the rows (DECISIONS.md "Propensity
+# training sample"). The candidates are compared on a seeded sample of at most this many of the older rows
 # (DECISIONS.md, "ML at scale").
-MAX_TRAINING_ROWS = 100_000
-# The candidates are compared on a seeded sample of at most this many of the older rows (same paragraph).
 MAX_SELECTION_ROWS = 50_000
 # Customers per chunk when evaluating and scoring: memory stays bounded whatever the number of customers.
 CHUNK_ROWS = 200_000
@@ -128,31 +126,6 @@ class TrainingResult:
 # --------------------------------------------------------------------------------------------
 
 
-def plan_cutoffs(
-    first_order: date, as_of: date, horizon_days: int = 30, max_training_cutoffs: int = MAX_TRAINING_CUTOFFS
-) -> tuple[date, list[date]]:
-    """Return (eval cutoff, training cutoffs oldest first); see the module docstring."""
-    if horizon_days <= 0:
-        raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    eval_cutoff = as_of - timedelta(days=horizon_days - 1)
-    step = timedelta(days=horizon_days)
-    training = [eval_cutoff - step * k for k in range(1, max_training_cutoffs + 1)]
-    training = sorted(c for c in training if c > first_order)
-    if len(training) < 2:
-        raise InsufficientDataError(
-            f"need at least two training cutoffs after the first order ({first_order}) "
-            f"and before {eval_cutoff - step}; got {len(training)}"
-        )
-    return eval_cutoff, training
-
-
-def _first_order_date(con: duckdb.DuckDBPyConnection) -> date:
-    row = con.execute("select min(order_date) from intermediate.int_customer_orders where is_sale").fetchone()
-    if row is None or row[0] is None:
-        raise InsufficientDataError("no sale orders in intermediate.int_customer_orders")
-    return row[0]
-
-
 def _numeric_feature_columns(features: pd.DataFrame) -> list[str]:
     skip = {*KEY_COLUMNS, *EXCLUDED_COLUMNS, CATEGORICAL_COLUMN}
     return [
@@ -206,11 +179,9 @@ def frame_fingerprint(*frames: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _training_frame(
-    con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int, rows: np.ndarray | None = None
-) -> pd.DataFrame:
-    features = build_features(con, cutoffs, rows)
-    labels = build_labels(con, cutoffs, horizon_days=horizon_days, rows=rows)
+def _training_frame(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.DataFrame:
+    features = build_features(con, cutoffs)
+    labels = build_labels(con, cutoffs)
     return features.merge(labels, on=list(KEY_COLUMNS), how="inner", validate="one_to_one")
 
 
@@ -322,7 +293,6 @@ def _select(
 def _evaluate_on(
     con: duckdb.DuckDBPyConnection,
     eval_cutoff: date,
-    horizon_days: int,
     model: Any,
     country_categories: list[str],
     feature_names: list[str],
@@ -331,9 +301,9 @@ def _evaluate_on(
     """Metrics of the model and of the RFM baseline on every customer of the evaluation cutoff, read in chunks
     (each chunk also feeds ``digest``, the data fingerprint), and the baseline fitted on those customers."""
     labels, probabilities, rfm_inputs = [], [], []
-    with feature_table(con, [eval_cutoff], horizon_days=horizon_days) as n, \
-            step(logger, "propensity: evaluation", n, "customers") as progress:
-        for chunk in read_feature_chunks(con, CHUNK_ROWS):
+    n = count_feature_rows(con, [eval_cutoff])
+    with step(logger, "propensity: evaluation", n, "customers") as progress:
+        for chunk in feature_chunks(con, [eval_cutoff], CHUNK_ROWS, labelled=True):
             _update_fingerprint(digest, chunk)
             labels.append(chunk["label"].to_numpy(dtype=int))
             x = design_matrix(chunk, country_categories, feature_names)
@@ -348,38 +318,17 @@ def _evaluate_on(
     return evaluate(y, proba), evaluate(y, _min_max(baseline.score(rfm))), baseline
 
 
-def _plan_for_rhythm(
-    con: duckdb.DuckDBPyConnection, as_of: date, horizon_days: int | None, max_training_cutoffs: int
-) -> tuple[int, date, list[date]]:
-    """(horizon, eval cutoff, training cutoffs): the given horizon, or the shop's rhythm shortened by whole
-    STEP_DAYS until the history holds two training windows and the evaluation window."""
-    first_order = _first_order_date(con)
-    if horizon_days is not None:
-        return horizon_days, *plan_cutoffs(first_order, as_of, horizon_days, max_training_cutoffs)
-    horizon = label_horizon_days(con)
-    while True:
-        try:
-            return horizon, *plan_cutoffs(first_order, as_of, horizon, max_training_cutoffs)
-        except InsufficientDataError:
-            if horizon <= MIN_HORIZON_DAYS:
-                raise
-            logger.info("history too short for a %d-day label window: trying %d days", horizon, horizon - STEP_DAYS)
-            horizon = max(MIN_HORIZON_DAYS, horizon - STEP_DAYS)
-
-
 def train_and_evaluate(
-    con: duckdb.DuckDBPyConnection,
-    as_of: date,
-    horizon_days: int | None = None,
-    seed: int = 0,
-    max_training_cutoffs: int = MAX_TRAINING_CUTOFFS,
-    max_training_rows: int = MAX_TRAINING_ROWS,
-    max_selection_rows: int = MAX_SELECTION_ROWS,
+    con: duckdb.DuckDBPyConnection, seed: int = 0, max_selection_rows: int = MAX_SELECTION_ROWS
 ) -> TrainingResult:
-    """Train, evaluate against the RFM baseline and choose what to publish; ``horizon_days`` None: the shop's rhythm."""
-    horizon_days, eval_cutoff, training_cutoffs = _plan_for_rhythm(con, as_of, horizon_days, max_training_cutoffs)
+    """Train on dbt's cutoff plan, evaluate against the RFM baseline and choose what to publish.
+
+    Raises InsufficientDataError when the history holds fewer than two training windows.
+    """
+    plan: CutoffPlan = read_cutoff_plan(con).require_training()
+    as_of, horizon_days, eval_cutoff = plan.as_of, plan.horizon_days, plan.eval_cutoff
+    training_cutoffs, validation_cutoff = plan.training_cutoffs, plan.validation_cutoff
     logger.info("label window: %d days", horizon_days)
-    validation_cutoff = training_cutoffs[-1]
     logger.info(
         "eval cutoff %s, %d training cutoffs %s..%s, validation cutoff %s",
         eval_cutoff,
@@ -389,15 +338,9 @@ def train_and_evaluate(
         validation_cutoff,
     )
 
-    population = count_population(con, training_cutoffs)
-    rows = None
-    if population > max_training_rows:
-        # Uniform, so calibration still sees the true buyer rate; seeded and in population order, so repeatable.
-        # Drawn before any feature is computed: only the sampled rows' features are built.
-        rows = np.sort(np.random.default_rng(seed).choice(population, size=max_training_rows, replace=False))
-        logger.info("training on a random %d of %d rows", max_training_rows, population)
-    with step(logger, "propensity: training features", len(rows) if rows is not None else population, "rows"):
-        train = _training_frame(con, training_cutoffs, horizon_days, rows)
+    # At most about propensity_max_training_rows rows: dbt sampled them (a hash of the key), so only those are read.
+    with step(logger, "propensity: training features", count_feature_rows(con, training_cutoffs), "rows"):
+        train = _training_frame(con, training_cutoffs)
     country_categories = sorted(_countries(train).unique().tolist())
     x_all = design_matrix(train, country_categories)
     feature_names = list(x_all.columns)
@@ -419,8 +362,8 @@ def train_and_evaluate(
 
     digest = hashlib.sha256()
     _update_fingerprint(digest, train)
-    metrics, baseline_metrics, baseline = _evaluate_on(con, eval_cutoff, horizon_days, model, country_categories,
-                                                       feature_names, digest)
+    metrics, baseline_metrics, baseline = _evaluate_on(con, eval_cutoff, model, country_categories, feature_names,
+                                                       digest)
     logger.info("eval metrics %s; RFM baseline %s", metrics, baseline_metrics)
     choice = choose_scorer(metrics, baseline_metrics)
     logger.info("publishing the %s: %s", choice.scorer, choice.reason)
@@ -446,8 +389,8 @@ def train_and_evaluate(
         training_params={
             "horizon_days": horizon_days,
             "seed": seed,
-            "max_training_cutoffs": max_training_cutoffs,
-            "max_training_rows": max_training_rows,
+            "max_training_cutoffs": plan.max_training_cutoffs,
+            "max_training_rows": plan.max_training_rows,
             "max_selection_rows": max_selection_rows,
         },
         input_columns=[*_numeric_feature_columns(train), CATEGORICAL_COLUMN],

@@ -166,17 +166,17 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
 
 def _write_version_folder(result: TrainingResult, root: Path, target: Path, metadata: dict[str, Any]) -> bool:
     """Write the version folder under a temporary name and rename it into place; False if another writer won."""
-    staging = root / f".tmp-{target.name}-{uuid.uuid4().hex}"
-    staging.mkdir()
+    unfinished = root / f".tmp-{target.name}-{uuid.uuid4().hex}"
+    unfinished.mkdir()
     try:
         fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-        with (staging / MODEL_FILE).open("wb") as handle:
+        with (unfinished / MODEL_FILE).open("wb") as handle:
             joblib.dump({"format": FORMAT_VERSION, "fields": fields}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False) + "\n"
-        _write_durably(staging / METADATA_FILE, text.encode("utf-8"))
-        _fsync_dir(staging)
+        _write_durably(unfinished / METADATA_FILE, text.encode("utf-8"))
+        _fsync_dir(unfinished)
         if target.exists() and not _is_complete(target):
             # A partial folder not written by this module (a rename is all or nothing): set it aside.
             logger.warning("replacing incomplete model folder %s", target)
@@ -184,7 +184,7 @@ def _write_version_folder(result: TrainingResult, root: Path, target: Path, meta
             target.rename(aside)
             shutil.rmtree(aside, ignore_errors=True)
         try:
-            staging.rename(target)
+            unfinished.rename(target)
         except OSError:
             if _is_complete(target):  # a concurrent save of the same version got there first
                 return False
@@ -192,7 +192,7 @@ def _write_version_folder(result: TrainingResult, root: Path, target: Path, meta
         _fsync_dir(root)
         return True
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(unfinished, ignore_errors=True)
 
 
 def _write_latest(root: Path, version: str) -> None:

@@ -1,9 +1,9 @@
 """The two warehouse tables of the propensity model: ``ml.model_runs`` and ``ml.customer_scores``.
 
 Scores are for "the next H days" after the as-of date (H: the run's ``horizon_days``, the shop's rhythm):
-features at cutoff ``as_of + 1 day`` read every event up to and including the as-of date (features.py windows
-are ``[cutoff - N, cutoff)``). Both tables say which scorer is published (the model, or the RFM baseline when
-the model does not beat it: baseline.py) and why.
+features at the scoring cutoff ``as_of + 1 day`` (dbt's feat_propensity__cutoffs) read every event up to and
+including the as-of date (windows are ``[cutoff - N, cutoff)``). Both tables say which scorer is published (the
+model, or the RFM baseline when the model does not beat it: baseline.py) and why.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from ml.progress import step
 from ml.propensity import CUSTOMER_SCORES_TABLE
 from ml.propensity.baseline import MODEL_SCORER
-from ml.propensity.features import build_features, feature_table, read_feature_chunks
+from ml.propensity.features import build_features, count_feature_rows, feature_chunks, read_cutoff_plan
 from ml.propensity.model import CHUNK_ROWS, N_REASONS, TrainingResult, score_customers
 from ml.warehouse import finite_metrics, finite_or_none, replace_table_from_query, scalar
 
@@ -30,9 +30,15 @@ _HEADLINE_METRICS = ("roc_auc", "pr_auc", "brier", "top_decile_lift")
 logger = logging.getLogger(__name__)
 
 
-def scoring_cutoff(as_of: date) -> date:
-    """The cutoff whose features include the as-of date itself."""
-    return as_of + timedelta(days=1)
+def scoring_cutoff(con: duckdb.DuckDBPyConnection, as_of: date) -> date:
+    """The cutoff whose features include the as-of date itself (as_of + 1 day), as dbt planned it.
+
+    The features are dbt's, built for one as-of date: scoring for another would mislabel every row.
+    """
+    cutoff = read_cutoff_plan(con).scoring_cutoff
+    if cutoff != as_of + timedelta(days=1):
+        raise ValueError(f"the feature models were built for scoring cutoff {cutoff}, not the day after {as_of}")
+    return cutoff
 
 
 def _json(value: object) -> str:
@@ -72,7 +78,7 @@ def customer_scores_table(
     con: duckdb.DuckDBPyConnection, result: TrainingResult, version: str, as_of: date, scored_at: datetime
 ) -> pd.DataFrame:
     """Every known customer registered by the as-of date, scored for the horizon after it (one frame)."""
-    return scores_frame(build_features(con, [scoring_cutoff(as_of)]), result, version, as_of, scored_at)
+    return scores_frame(build_features(con, [scoring_cutoff(con, as_of)]), result, version, as_of, scored_at)
 
 
 def scores_frame(
@@ -105,8 +111,8 @@ def write_customer_scores(
 ) -> ScoresSummary:
     """Score every known customer registered by the as-of date into ml.customer_scores, CHUNK_ROWS at a time.
 
-    The features stay in a temporary DuckDB table; each chunk's scores are appended to another, which
-    replaces the warehouse table in one transaction at the end, so memory is bounded by the chunk size.
+    The features stream from the feature models a chunk at a time; each chunk's scores are appended to a temporary
+    table, which replaces the warehouse table in one transaction at the end, so memory is bounded by the chunk size.
     """
     reason_columns = ", ".join(f"reason_{i + 1} varchar" for i in range(N_REASONS))
     con.execute(
@@ -115,9 +121,9 @@ def write_customer_scores(
         "model_version varchar, as_of_date timestamp, scored_at timestamp)"
     )
     try:
-        with feature_table(con, [scoring_cutoff(as_of)]) as n, \
-                step(logger, "propensity: scoring", n, "customers") as progress:
-            for chunk in read_feature_chunks(con, CHUNK_ROWS):
+        cutoffs = [scoring_cutoff(con, as_of)]
+        with step(logger, "propensity: scoring", count_feature_rows(con, cutoffs), "customers") as progress:
+            for chunk in feature_chunks(con, cutoffs, CHUNK_ROWS):
                 con.register("_scores_chunk", scores_frame(chunk, result, version, as_of, scored_at))
                 try:
                     con.execute(f"insert into {_SCORES_STAGING} by name select * from _scores_chunk")

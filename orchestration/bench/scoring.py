@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,11 +33,10 @@ FORMATS = ("csv", "json", "jsonl")
 
 def feature_rows(warehouse: Path) -> pd.DataFrame:
     """The warehouse's customers as `comptoir score` takes them: build_features at the scoring cutoff."""
-    from ml.propensity.features import build_features
+    from ml.propensity.features import build_features, read_cutoff_plan
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        (as_of,) = con.execute("select max(as_of_date) from marts.mart_kpis").fetchone()
-        return build_features(con, [as_of + timedelta(days=1)])
+        return build_features(con, [read_cutoff_plan(con).scoring_cutoff])
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

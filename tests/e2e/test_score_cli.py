@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -17,14 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.propensity.features import build_features
+from ml.propensity.features import build_features, read_cutoff_plan
 from ml.propensity.model import TrainingResult, score_customers, train_and_evaluate
 from ml.propensity.registry import save_model
 
 pytestmark = pytest.mark.slow
 
 COMPTOIR = [sys.executable, "-m", "orchestration.cli"]
-TRAINING_CUTOFFS = 3  # a small model: this test is about the CLI, not model quality
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,8 @@ def read_scores(path: Path) -> pd.DataFrame:
 def scenario(built_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     home = tmp_path_factory.mktemp("score-home")
     with duckdb.connect(str(built_sample), read_only=True) as con:
-        (as_of,) = con.execute("select max(as_of_date) from marts.mart_kpis").fetchone()
-        result = train_and_evaluate(con, as_of, max_training_cutoffs=TRAINING_CUTOFFS)
-        features = build_features(con, [as_of + timedelta(days=1)])
+        result = train_and_evaluate(con)
+        features = build_features(con, [read_cutoff_plan(con).scoring_cutoff])
     saved = save_model(result, home / "models", trained_at=datetime.now(UTC))
     return Scenario(home=home, result=result, version=saved.version, features=features)
 

@@ -47,10 +47,18 @@ def test_every_ml_table_is_built_with_exactly_its_documented_columns(con) -> Non
 
 
 def test_the_ml_assets_sit_downstream_of_the_marts_and_run_in_the_warehouse_job() -> None:
+    """marts -> features -> ml: the propensity and CLV assets depend on the dbt feature models they read, only."""
     graph = defs.resolve_asset_graph()
     scores = graph.get(AssetKey(["ml", "customer_scores"]))
     assert AssetKey(["ml", "model_runs"]) in scores.parent_keys
-    assert AssetKey(["marts", "dim_customers"]) in scores.parent_keys
+    features = AssetKey(["features", "feat_propensity__customer_cutoffs"])
+    assert features in scores.parent_keys
+    assert AssetKey(["marts", "dim_customers"]) in graph.get(features).parent_keys
+    clv = graph.get(AssetKey(["ml", "customer_clv"]))
+    assert clv.parent_keys == {AssetKey(["features", "feat_clv__customer_summary"])}
+    for key in (AssetKey(["ml", "model_runs"]), AssetKey(["ml", "customer_scores"]), clv.key):
+        warehouse_parents = {k for k in graph.get(key).parent_keys if k.path[0] != "ml"}
+        assert warehouse_parents and {k.path[0] for k in warehouse_parents} == {"features"}, key
     job = defs.resolve_job_def(WAREHOUSE_JOB_NAME)
     assert AssetKey(["ml", "customer_scores"]) in job.asset_layer.selected_asset_keys
 

@@ -29,7 +29,7 @@ from ml.propensity.batch import (
 from ml.propensity.features import build_features
 from ml.propensity.model import N_REASONS, TrainingResult, score_customers, train_and_evaluate
 from ml.propensity.registry import save_model
-from tests.unit.test_propensity_model import AS_OF, HORIZON, _make_synthetic_con
+from tests.unit.test_propensity_model import AS_OF, _make_synthetic_con
 
 SCORED_AT = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 FIRST_DATA_ROW = {"csv": 2, "json": 1, "jsonl": 1}  # CSV: the header is line 1; JSON: record 1; JSON lines: line 1
@@ -37,13 +37,13 @@ ROW_LABEL = {"csv": "line", "json": "record", "jsonl": "line"}
 
 
 @pytest.fixture(scope="module")
-def con() -> duckdb.DuckDBPyConnection:
-    return _make_synthetic_con()
+def con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con(tmp_path_factory.mktemp("shop"), propensity_max_training_cutoffs=2)
 
 
 @pytest.fixture(scope="module")
 def trained(con: duckdb.DuckDBPyConnection) -> TrainingResult:
-    return train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_cutoffs=2)
+    return train_and_evaluate(con, seed=0)
 
 
 @pytest.fixture(scope="module")

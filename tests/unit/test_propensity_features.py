@@ -1,47 +1,34 @@
-"""Propensity features and labels on a tiny hand-made warehouse (no dependency on a built warehouse)."""
+"""Propensity features and labels: the dbt feature models built on a tiny hand-made landing folder (real raw load,
+real dbt, real DuckDB), read through ml/propensity/features.py.
+
+The point-in-time guarantee is tested on the dbt models themselves: adding events dated on or after the cutoff
+changes no feature of that cutoff (or of any earlier one), while events dated the day before do change them.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from ml.propensity.features import build_features, build_labels
+from ml.propensity.features import build_features, build_labels, read_cutoff_plan
+from tests.feature_builds import Shop, connect_features
 
-CUTOFF = date(2025, 6, 1)
-
-# Only the columns the feature code reads. int_customer_orders is a view over the order lines,
-# mirroring the dbt model, so appending a line updates both tables consistently.
-SCHEMA_SQL = """
-create schema marts;
-create schema intermediate;
-create schema staging;
-create table marts.dim_customers (
-    customer_id varchar, loyalty_tier varchar, country_code varchar, registered_on date, is_unknown_member boolean
-);
-create table marts.fct_order_lines (
-    order_id varchar, customer_id varchar, category varchar, order_date date, is_sale boolean, revenue decimal(18, 2)
-);
-create view intermediate.int_customer_orders as
-    select customer_id, order_id, min(order_date) as order_date,
-           sum(case when is_sale then revenue else 0 end)::decimal(18, 2) as revenue, bool_or(is_sale) as is_sale,
-           customer_id = 'UNKNOWN' as is_unknown_customer
-    from marts.fct_order_lines
-    where customer_id is not null
-    group by customer_id, order_id;
-create table staging.stg_shop__email_events (
-    customer_id varchar, campaign_id varchar, event_type varchar, event_date date
-);
-create table staging.stg_shop__web_sessions (customer_id varchar, session_date date);
-"""
+CUTOFF = date(2025, 6, 1)  # the evaluation cutoff of the plan below
+HORIZON = 9  # label window (dbt var propensity_horizon_days): labels in [CUTOFF, CUTOFF + 9)
+AS_OF = CUTOFF + timedelta(days=HORIZON - 1)  # the evaluation window ends on the as-of date
+LATER = AS_OF + timedelta(days=1)  # the scoring cutoff
+DBT_VARS = {"as_of_date": AS_OF, "propensity_horizon_days": HORIZON}
 
 CUSTOMERS = [
-    ("C1", "gold", "FR", date(2024, 1, 15), False),
-    ("C2", "bronze", "DE", date(2025, 6, 1), False),  # registered on the cutoff: included, tenure 0
-    ("C3", "silver", "NL", date(2025, 6, 2), False),  # registered after the cutoff: excluded
-    ("UNKNOWN", None, None, None, True),
+    ("C1", "gold", "FR", date(2024, 1, 15)),
+    ("C2", "bronze", "DE", date(2025, 6, 1)),  # registered on the cutoff: included, tenure 0
+    ("C3", "silver", "NL", date(2025, 6, 2)),  # registered after the cutoff: excluded (until LATER)
+    ("C4", "bronze", "FR", date(2024, 1, 1)),  # label edges
+    ("C5", "bronze", "FR", date(2024, 1, 1)),
 ]
 
 LINES = [
@@ -49,10 +36,16 @@ LINES = [
     ("O1", "C1", "Electronics", date(2024, 3, 10), True, 60),
     ("O4", "C1", "Electronics", date(2025, 3, 3), True, 20),  # exactly cutoff - 90
     ("O4", "C1", "Books", date(2025, 3, 3), False, 999),  # cancelled line inside a sale order
-    ("O3", "C1", "Fashion", date(2025, 4, 1), False, 50),  # returned order: no sale, no category column
+    ("O3", "C1", "Fashion", date(2025, 4, 1), False, 50),  # cancelled order: no sale, no category column
     ("O2", "C1", "Books", date(2025, 5, 2), True, 30),  # exactly cutoff - 30
     ("O5", "C1", "Books", date(2025, 6, 1), True, 500),  # on the cutoff: label, not feature
     ("G1", None, "Home & Kitchen", date(2025, 1, 5), True, 10),  # guest
+    ("A1", "C4", "Books", CUTOFF - timedelta(days=1), True, 10),  # before the label window
+    ("A2", "C4", "Books", CUTOFF + timedelta(days=3), False, 10),  # in the window but not a sale
+    ("A3", "C4", "Books", CUTOFF + timedelta(days=HORIZON), True, 10),  # first day after the window
+    ("A4", "C5", "Books", CUTOFF + timedelta(days=HORIZON - 1), True, 10),  # last day of the window
+    ("A5", "C3", "Books", CUTOFF + timedelta(days=1), True, 10),  # C3 is not in the population yet
+    ("A6", None, "Books", CUTOFF + timedelta(days=1), True, 10),  # guest
 ]
 
 EMAILS = [
@@ -72,22 +65,52 @@ SESSIONS = [
     ("C1", date(2025, 6, 1)),  # on the cutoff
 ]
 
+# Events dated on or after CUTOFF (so after every training cutoff too): they may change labels, never features.
+FUTURE_LINES = [
+    ("F1", "C1", "Books", CUTOFF, True, 70),
+    ("F2", "C1", "Garden", CUTOFF + timedelta(days=5), True, 80),  # a category never sold before
+    ("F3", "C2", "Electronics", CUTOFF, True, 90),
+    ("F4", "C2", "Books", CUTOFF + timedelta(days=400), False, 10),
+]
+FUTURE_EMAILS = [
+    (cid, f"F{d}", kind, CUTOFF + timedelta(days=d))
+    for cid in ("C1", "C2") for kind in ("sent", "opened", "clicked") for d in (0, 3)
+]
+FUTURE_SESSIONS = [("C1", CUTOFF), ("C2", CUTOFF), ("C2", CUTOFF + timedelta(days=1))]
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
-    if rows:
-        placeholders = ", ".join("?" * len(rows[0]))
-        con.executemany(f"insert into {table} values ({placeholders})", rows)
+# The day before the cutoff: each source must reach the features, or the no-leakage test could not fail.
+PAST_LINES = [("P1", "C1", "Books", CUTOFF - timedelta(days=1), True, 70)]
+PAST_EMAILS = [("C1", "P1", "sent", CUTOFF - timedelta(days=1))]
+PAST_SESSIONS = [("C1", CUTOFF - timedelta(days=1))]
 
 
-def _make_con(*, with_optional: bool = True, lines: list[tuple] | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA_SQL)
-    _insert(con, "marts.dim_customers", CUSTOMERS)
-    _insert(con, "marts.fct_order_lines", LINES if lines is None else lines)
-    if with_optional:
-        _insert(con, "staging.stg_shop__email_events", EMAILS)
-        _insert(con, "staging.stg_shop__web_sessions", SESSIONS)
-    return con
+def _shop(lines: list[tuple] = (), emails: list[tuple] = (), sessions: list[tuple] = (), *,
+          optional: bool = True) -> Shop:
+    return Shop(
+        CUSTOMERS,
+        [*LINES, *lines],
+        [*EMAILS, *emails] if optional else None,
+        [*SESSIONS, *sessions] if optional else None,
+    )
+
+
+def _connect(tmp_path_factory: pytest.TempPathFactory, name: str, shop: Shop) -> duckdb.DuckDBPyConnection:
+    return connect_features(shop, tmp_path_factory.mktemp(name), DBT_VARS)
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _connect(tmp_path_factory, "base", _shop())
+
+
+@pytest.fixture(scope="module")
+def future_con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _connect(tmp_path_factory, "future", _shop(FUTURE_LINES, FUTURE_EMAILS, FUTURE_SESSIONS))
+
+
+@pytest.fixture(scope="module")
+def past_con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _connect(tmp_path_factory, "past", _shop(PAST_LINES, PAST_EMAILS, PAST_SESSIONS))
 
 
 def _row(df: pd.DataFrame, customer_id: str) -> pd.Series:
@@ -96,12 +119,20 @@ def _row(df: pd.DataFrame, customer_id: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def test_hand_computed_example() -> None:
-    df = build_features(_make_con(), [CUTOFF])
+def test_the_cutoff_plan(con: duckdb.DuckDBPyConnection) -> None:
+    plan = read_cutoff_plan(con).require_training()
+    assert (plan.as_of, plan.horizon_days, plan.eval_cutoff, plan.scoring_cutoff) == (AS_OF, HORIZON, CUTOFF, LATER)
+    # One window apart, oldest first, all after the first sale (2024-03-10): the var's 12.
+    assert plan.training_cutoffs == [CUTOFF - timedelta(days=HORIZON * k) for k in range(12, 0, -1)]
+    assert plan.validation_cutoff == CUTOFF - timedelta(days=HORIZON)
 
-    assert sorted(df["customer_id"]) == ["C1", "C2"]  # C3 registers later, UNKNOWN is not a customer
+
+def test_hand_computed_example(con: duckdb.DuckDBPyConnection) -> None:
+    df = build_features(con, [CUTOFF])
+
+    assert sorted(df["customer_id"]) == ["C1", "C2", "C4", "C5"]  # C3 registers later; UNKNOWN is not a customer
     assert set(df["cutoff"]) == {pd.Timestamp(CUTOFF)}
-    # Categories from sale lines only: Fashion appears only in a returned order.
+    # Categories from sale lines only: Fashion appears only in a cancelled order.
     assert sorted(c for c in df.columns if c.startswith("share_")) == [
         "share_books",
         "share_electronics",
@@ -136,90 +167,52 @@ def test_hand_computed_example() -> None:
     assert c2["share_books"] == 0 and c2["share_electronics"] == 0
 
 
-def test_several_cutoffs_in_one_call() -> None:
-    later = date(2025, 6, 10)
-    df = build_features(_make_con(), [later, CUTOFF, CUTOFF])  # duplicates and order do not matter
-    assert len(df) == 5  # C1, C2 at both cutoffs; C3 (registered 2025-06-02) only at the later one
-    assert sorted(df.loc[df["cutoff"] == pd.Timestamp(later), "customer_id"]) == ["C1", "C2", "C3"]
-    c1_later = df[(df["customer_id"] == "C1") & (df["cutoff"] == pd.Timestamp(later))].iloc[0]
+def test_several_cutoffs_in_one_call(con: duckdb.DuckDBPyConnection) -> None:
+    df = build_features(con, [LATER, CUTOFF, CUTOFF])  # duplicates and order do not matter
+    assert len(df) == 9  # C1, C2, C4, C5 at both cutoffs; C3 (registered 2025-06-02) only at the later one
+    assert list(df["cutoff"]) == [pd.Timestamp(CUTOFF)] * 4 + [pd.Timestamp(LATER)] * 5  # (cutoff, customer) order
+    assert sorted(df.loc[df["cutoff"] == pd.Timestamp(LATER), "customer_id"]) == ["C1", "C2", "C3", "C4", "C5"]
+    c1_later = df[(df["customer_id"] == "C1") & (df["cutoff"] == pd.Timestamp(LATER))].iloc[0]
     assert c1_later["days_since_last_order"] == 9  # O5 on 2025-06-01 now counts
     assert c1_later["orders_30d"] == 1  # O2 (2025-05-02) left the 30-day window; O5 entered
 
 
-FUTURE_ROWS: dict[str, list[tuple]] = {
-    "marts.fct_order_lines": [
-        ("F1", "C1", "Books", CUTOFF, True, 70),
-        ("F2", "C1", "Garden", CUTOFF + timedelta(days=5), True, 80),  # a category never sold before
-        ("F3", "C2", "Electronics", CUTOFF, True, 90),
-        ("F4", "C2", "Books", CUTOFF + timedelta(days=400), False, 10),
-    ],
-    "staging.stg_shop__email_events": [
-        (cid, f"F{d}", kind, CUTOFF + timedelta(days=d))
-        for cid in ("C1", "C2")
-        for kind in ("sent", "opened", "clicked")
-        for d in (0, 3)
-    ],
-    "staging.stg_shop__web_sessions": [("C1", CUTOFF), ("C2", CUTOFF), ("C2", CUTOFF + timedelta(days=1))],
-}
-
-PAST_ROWS: dict[str, list[tuple]] = {
-    "marts.fct_order_lines": [("P1", "C1", "Books", CUTOFF - timedelta(days=1), True, 70)],
-    "staging.stg_shop__email_events": [("C1", "P1", "sent", CUTOFF - timedelta(days=1))],
-    "staging.stg_shop__web_sessions": [("C1", CUTOFF - timedelta(days=1))],
-}
+def test_no_leakage_events_on_or_after_the_cutoff_change_no_feature(
+    con: duckdb.DuckDBPyConnection, future_con: duckdb.DuckDBPyConnection
+) -> None:
+    plan = read_cutoff_plan(con)
+    assert read_cutoff_plan(future_con) == plan  # the same cutoffs, so the same rows are compared
+    cutoffs = [*plan.training_cutoffs, plan.eval_cutoff]  # every one on or before CUTOFF
+    pd.testing.assert_frame_equal(build_features(con, cutoffs), build_features(future_con, cutoffs))
+    # The labels do read the window after the cutoff: C2 bought on it.
+    assert _row(build_labels(future_con, [CUTOFF]), "C2")["label"] == 1
 
 
-def test_no_leakage_rows_on_or_after_cutoff_change_nothing() -> None:
-    con = _make_con()
-    before = build_features(con, [CUTOFF])
-    for table, rows in FUTURE_ROWS.items():
-        _insert(con, table, rows)
-    after = build_features(con, [CUTOFF])
-    pd.testing.assert_frame_equal(before, after)
+def test_events_the_day_before_the_cutoff_do_change_features(
+    con: duckdb.DuckDBPyConnection, past_con: duckdb.DuckDBPyConnection
+) -> None:
+    # The counterpart of the no-leakage test: each source does reach the features, so that test can fail.
+    before, after = _row(build_features(con, [CUTOFF]), "C1"), _row(build_features(past_con, [CUTOFF]), "C1")
+    assert before["days_since_last_order"] == 30 and after["days_since_last_order"] == 1  # order lines
+    assert after["days_since_last_contact"] == 1 and after["emails_sent_90d"] == 3  # e-mail events
+    assert before["web_visits_30d"] == 1 and after["web_visits_30d"] == 2  # web sessions
 
 
-@pytest.mark.parametrize("table", sorted(PAST_ROWS))
-def test_rows_before_cutoff_do_change_features(table: str) -> None:
-    # The counterpart of the no-leakage test: each source does reach the features, so the test above can fail.
-    con = _make_con()
-    before = build_features(con, [CUTOFF])
-    _insert(con, table, PAST_ROWS[table])
-    after = build_features(con, [CUTOFF])
-    assert not before.equals(after)
-    changed = _row(after, "C1")
-    if table == "marts.fct_order_lines":
-        assert changed["days_since_last_order"] == 1
-    elif table == "staging.stg_shop__email_events":
-        assert changed["days_since_last_contact"] == 1 and changed["emails_sent_90d"] == 3
-    else:
-        assert changed["web_visits_30d"] == 2
-
-
-def test_labels_look_only_at_the_horizon() -> None:
-    lines = [
-        ("A", "C1", "Books", CUTOFF + timedelta(days=29), True, 10),  # last day of [cutoff, cutoff + 30)
-        ("B", "C2", "Books", CUTOFF - timedelta(days=1), True, 10),  # before the cutoff
-        ("C", "C2", "Books", CUTOFF + timedelta(days=30), True, 10),  # first day after the horizon
-        ("D", "C2", "Books", CUTOFF + timedelta(days=10), False, 10),  # in the horizon but not a sale
-        ("E", "C3", "Books", CUTOFF + timedelta(days=1), True, 10),  # C3 is not in the population yet
-        ("G", None, "Books", CUTOFF + timedelta(days=1), True, 10),  # guest
-    ]
-    con = _make_con(lines=lines)
+def test_labels_look_only_at_the_horizon(con: duckdb.DuckDBPyConnection) -> None:
     labels = build_labels(con, [CUTOFF])
     assert list(labels.columns) == ["customer_id", "cutoff", "label"]
-    assert dict(zip(labels["customer_id"], labels["label"], strict=True)) == {"C1": 1, "C2": 0}
-
-    longer = build_labels(con, [CUTOFF], horizon_days=31)
-    assert dict(zip(longer["customer_id"], longer["label"], strict=True)) == {"C1": 1, "C2": 1}
-
+    # C1 bought on the cutoff, C5 on the window's last day; C4 only before it, after it, or without a sale.
+    assert dict(zip(labels["customer_id"], labels["label"], strict=True)) == {"C1": 1, "C2": 0, "C4": 0, "C5": 1}
     # Same population as the features, so the two frames join one-to-one.
     features = build_features(con, [CUTOFF])
     assert features[["customer_id", "cutoff"]].equals(labels[["customer_id", "cutoff"]])
+    # The scoring cutoff's window lies after the as-of date: no labels.
+    assert build_labels(con, [LATER]).empty
 
 
-def test_empty_optional_sources_give_zero_counts_and_null_rates() -> None:
-    df = build_features(_make_con(with_optional=False), [CUTOFF])
-    assert len(df) == 2
+def test_empty_optional_sources_give_zero_counts_and_null_rates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    df = build_features(_connect(tmp_path_factory, "no-events", _shop(optional=False)), [CUTOFF])
+    assert len(df) == 4
     for col in ("emails_sent_90d", "emails_opened_90d", "emails_clicked_90d", "web_visits_30d", "web_visits_90d"):
         assert (df[col] == 0).all(), col
     assert df["open_rate_90d"].isna().all()
@@ -227,9 +220,19 @@ def test_empty_optional_sources_give_zero_counts_and_null_rates() -> None:
     assert _row(df, "C1")["orders_365d"] == 2  # the sales features are unaffected
 
 
-def test_rejects_empty_cutoffs_and_bad_horizon() -> None:
-    con = _make_con()
-    with pytest.raises(ValueError):
+def test_rejects_no_cutoff_and_a_day_dbt_did_not_plan(con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(ValueError, match="at least one cutoff"):
         build_features(con, [])
-    with pytest.raises(ValueError):
-        build_labels(con, [CUTOFF], horizon_days=0)
+    with pytest.raises(ValueError, match="not cutoffs of"):
+        build_features(con, [CUTOFF + timedelta(days=1)])
+
+
+def test_a_short_history_is_reported_not_trained_on(tmp_path: Path) -> None:
+    from ml.warehouse import InsufficientDataError
+
+    # The first sale 20 days before the as-of date: no 30-day window fits twice before the evaluation window.
+    shop = Shop(CUSTOMERS[:1], [("O1", "C1", "Books", date(2025, 5, 20), True, 10)], [], [])
+    plan = read_cutoff_plan(connect_features(shop, tmp_path, {"as_of_date": AS_OF}))
+    assert plan.horizon_days == 30 and plan.training_cutoffs == []
+    with pytest.raises(InsufficientDataError, match="two training cutoffs"):
+        plan.require_training()

@@ -1,4 +1,5 @@
-"""Propensity model on a small synthetic warehouse (same table layout as test_propensity_features.py).
+"""Propensity model on a small synthetic shop, built into a warehouse by the real raw load and dbt feature models
+(tests/feature_builds.py), with the dbt vars fixing the as-of date and a 30-day label window.
 
 Each customer switches between an "active" and a "dormant" state month by month (a sticky Markov chain).
 Active customers visit the site, open and click e-mails and buy far more often, so recent activity and
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -24,19 +26,17 @@ from ml.propensity.baseline import (
     MODEL_SCORER,
     choose_scorer,
     fit_rfm_baseline,
-    horizon_for_gap,
 )
-from ml.propensity.features import build_features
+from ml.propensity.features import build_features, build_labels, read_cutoff_plan
 from ml.propensity.model import (
     SEGMENT_ACTIONS,
     TrainingResult,
     assign_segments,
-    plan_cutoffs,
     score_customers,
     train_and_evaluate,
 )
 from ml.propensity.tables import customer_scores_table
-from tests.unit.test_propensity_features import SCHEMA_SQL
+from tests.feature_builds import Shop, connect_features
 
 START = date(2024, 1, 1)
 AS_OF = date(2025, 12, 31)
@@ -49,7 +49,7 @@ def _dates(day_index: np.ndarray) -> pd.Series:
     return pd.Series(pd.Timestamp(START) + pd.to_timedelta(day_index, unit="D"))
 
 
-def _make_synthetic_con(seed: int = 42, noise: bool = False) -> duckdb.DuckDBPyConnection:
+def synthetic_shop(seed: int = 42, noise: bool = False) -> Shop:
     rng = np.random.default_rng(seed)
     n_months = N_DAYS // 30 + 1
     active = np.zeros((N_CUSTOMERS, n_months), dtype=bool)
@@ -111,29 +111,30 @@ def _make_synthetic_con(seed: int = 42, noise: bool = False) -> duckdb.DuckDBPyC
         )
     emails = pd.concat(email_frames, ignore_index=True)
 
-    con = duckdb.connect(":memory:")
-    con.execute(SCHEMA_SQL)
-    con.execute("insert into marts.dim_customers values ('UNKNOWN', null, null, null, true)")
-    for table, frame in (
-        ("marts.dim_customers", customers),
-        ("marts.fct_order_lines", lines),
-        ("staging.stg_shop__web_sessions", sessions),
-        ("staging.stg_shop__email_events", emails),
-    ):
-        con.register("frame", frame)
-        con.execute(f"insert into {table} by name select * from frame")
-        con.unregister("frame")
-    return con
+    return Shop.from_frames(customers, lines, emails, sessions)
+
+
+def _make_synthetic_con(root: Path, seed: int = 42, noise: bool = False,
+                        **dbt_vars: object) -> duckdb.DuckDBPyConnection:
+    """The synthetic shop's warehouse with the feature models built: as of AS_OF, a HORIZON-day window by default."""
+    return connect_features(synthetic_shop(seed, noise), root,
+                            {"as_of_date": AS_OF, "propensity_horizon_days": HORIZON, **dbt_vars})
 
 
 @pytest.fixture(scope="module")
-def con() -> duckdb.DuckDBPyConnection:
-    return _make_synthetic_con()
+def con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def con2(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    """Another warehouse built from identical data."""
+    return _make_synthetic_con(tmp_path_factory.mktemp("same-shop"))
 
 
 @pytest.fixture(scope="module")
 def trained(con: duckdb.DuckDBPyConnection) -> TrainingResult:
-    return train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0)
+    return train_and_evaluate(con, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -206,9 +207,10 @@ def test_segment_thresholds_through_score_customers(con: duckdb.DuckDBPyConnecti
     assert out["action"].tolist() == [follow_up, call, nurture, follow_up]
 
 
-def test_same_seed_gives_identical_scores(trained: TrainingResult, scored: pd.DataFrame) -> None:
-    con2 = _make_synthetic_con()  # a fresh connection over identical data
-    again = train_and_evaluate(con2, AS_OF, horizon_days=HORIZON, seed=0)
+def test_same_seed_gives_identical_scores(
+    con2: duckdb.DuckDBPyConnection, trained: TrainingResult, scored: pd.DataFrame
+) -> None:
+    again = train_and_evaluate(con2, seed=0)  # a warehouse built again from identical data
     assert again.model_name == trained.model_name
     assert again.validation_auc == trained.validation_auc
     assert again.metrics == trained.metrics
@@ -226,14 +228,6 @@ def test_reasons_are_three_plain_sentences(scored: pd.DataFrame) -> None:
     assert flat.str.contains(r"^(?:Ordered|Visited the site|Opened|Last order|Clicked|Spent)").any()
 
 
-def test_plan_cutoffs_needs_history() -> None:
-    eval_cutoff, cutoffs = plan_cutoffs(date(2025, 9, 5), AS_OF)
-    assert eval_cutoff == date(2025, 12, 2)
-    assert cutoffs == [date(2025, 10, 3), date(2025, 11, 2)]
-    with pytest.raises(ValueError):
-        plan_cutoffs(date(2025, 10, 10), AS_OF)
-
-
 def test_high_scores_are_not_explained_by_what_did_not_happen(trained: TrainingResult, scored: pd.DataFrame) -> None:
     above_base_rate = scored["score"] / 100 >= trained.metrics["positive_rate"]
     assert above_base_rate.any() and (~above_base_rate).any()
@@ -246,26 +240,45 @@ def test_high_scores_are_not_explained_by_what_did_not_happen(trained: TrainingR
     assert not low_reasons.str.contains(r"^0% of spend").any()
 
 
-def test_a_row_cap_trains_on_a_repeatable_uniform_sample(con: duckdb.DuckDBPyConnection) -> None:
-    first = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_rows=600)
-    again = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_rows=600)
-    assert first.metrics == again.metrics and first.data_fingerprint == again.data_fingerprint
+def test_a_row_cap_trains_on_a_repeatable_uniform_sample(
+    tmp_path_factory: pytest.TempPathFactory, con: duckdb.DuckDBPyConnection, con2: duckdb.DuckDBPyConnection
+) -> None:
+    """dbt keeps about propensity_max_training_rows training rows (a hash of the key): the same rows on every build,
+    their features those of the whole population, and the evaluation and scoring cutoffs keep every customer."""
+    capped = [_make_synthetic_con(tmp_path_factory.mktemp(f"capped-{i}"), propensity_max_training_rows=600)
+              for i in range(2)]
+    plan = read_cutoff_plan(con)
+    whole = build_features(con, plan.training_cutoffs)
+    sampled = build_features(capped[0], plan.training_cutoffs)
+    assert len(whole) > 600 * 3 and abs(len(sampled) - 600) < 120  # 600 expected, binomial spread ~25
+    pd.testing.assert_frame_equal(build_features(capped[1], plan.training_cutoffs), sampled)  # repeatable
+    # A subset of the population's rows, each with its unsampled features and labels.
+    keys = ["customer_id", "cutoff"]
+    subset = whole.merge(sampled[keys], on=keys, how="inner")
+    pd.testing.assert_frame_equal(subset, sampled)
+    labels = build_labels(con, plan.training_cutoffs).merge(sampled[keys], on=keys, how="inner")
+    pd.testing.assert_frame_equal(labels, build_labels(capped[0], plan.training_cutoffs))
+    for cutoff in (plan.eval_cutoff, plan.scoring_cutoff):
+        pd.testing.assert_frame_equal(build_features(capped[0], [cutoff]), build_features(con, [cutoff]))
+    # Uniform: every training cutoff is represented about equally (each holds about 1/12 of the rows).
+    per_cutoff = sampled.groupby("cutoff").size() / whole.groupby("cutoff").size()
+    assert per_cutoff.between(0.5 * len(sampled) / len(whole), 1.5 * len(sampled) / len(whole)).all()
+    first, again = train_and_evaluate(capped[0], seed=0), train_and_evaluate(capped[1], seed=0)
     assert first.training_params["max_training_rows"] == 600
-    other_seed = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=1, max_training_rows=600)
-    assert other_seed.data_fingerprint != first.data_fingerprint  # a different sample was drawn
+    assert first.metrics == again.metrics and first.data_fingerprint == again.data_fingerprint
 
 
 def test_evaluation_in_chunks_gives_the_same_metrics(
     con: duckdb.DuckDBPyConnection, trained: TrainingResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(model, "CHUNK_ROWS", 90)  # the evaluation cutoff's ~400 customers in five chunks
-    again = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0)
+    again = train_and_evaluate(con, seed=0)
     assert again.metrics == trained.metrics and again.baseline_metrics == trained.baseline_metrics
 
 
 def test_candidates_compared_on_a_bounded_sample(con: duckdb.DuckDBPyConnection, trained: TrainingResult) -> None:
     """The choice between the candidates sees at most max_selection_rows older rows; the chosen model all rows."""
-    bounded = train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_selection_rows=500)
+    bounded = train_and_evaluate(con, seed=0, max_selection_rows=500)
     assert bounded.training_params["max_selection_rows"] == 500
     assert set(bounded.validation_auc) == set(trained.validation_auc)
     assert bounded.validation_auc != trained.validation_auc  # compared on fewer rows
@@ -273,8 +286,10 @@ def test_candidates_compared_on_a_bounded_sample(con: duckdb.DuckDBPyConnection,
         assert bounded.metrics == trained.metrics
 
 
-def test_scores_written_in_chunks_are_the_one_frame_scores(trained: TrainingResult, monkeypatch) -> None:
-    con = _make_synthetic_con()
+def test_scores_written_in_chunks_are_the_one_frame_scores(
+    con2: duckdb.DuckDBPyConnection, trained: TrainingResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = con2
     scored_at = datetime(2026, 1, 1, 6, 0)
     whole = customer_scores_table(con, trained, "v1", AS_OF, scored_at)
     monkeypatch.setattr(tables, "CHUNK_ROWS", 70)
@@ -301,13 +316,13 @@ def test_the_model_that_learns_the_signal_is_published(trained: TrainingResult, 
 
 
 @pytest.fixture(scope="module")
-def noise_con() -> duckdb.DuckDBPyConnection:
-    return _make_synthetic_con(seed=7, noise=True)
+def noise_con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con(tmp_path_factory.mktemp("noise-shop"), seed=7, noise=True)
 
 
 @pytest.fixture(scope="module")
 def noise_trained(noise_con: duckdb.DuckDBPyConnection) -> TrainingResult:
-    return train_and_evaluate(noise_con, AS_OF, horizon_days=HORIZON, seed=0)
+    return train_and_evaluate(noise_con, seed=0)
 
 
 def test_a_shop_whose_future_is_noise_publishes_the_baseline(
@@ -360,16 +375,21 @@ def test_rfm_baseline_applies_its_cut_points_to_any_rows() -> None:
     assert baseline.score(features.iloc[[7]])[0] == 3  # never ordered: the lowest points
 
 
-@pytest.mark.parametrize(("gap", "horizon"), [(None, 30), (9.0, 30), (30.0, 30), (31.0, 60), (95.0, 120),
-                                              (400.0, 180)])
-def test_label_window_follows_the_shops_rhythm(gap: float | None, horizon: int) -> None:
-    assert horizon_for_gap(gap) == horizon
+def _rhythm_horizon(lines: list[tuple]) -> int:
+    """The label window rule (DECISIONS.md "Label window follows the shop's rhythm"), recomputed in pandas: the
+    median days between a customer's consecutive sale orders, rounded up to whole 30 days, 30 to 180."""
+    frame = pd.DataFrame(lines, columns=["order_id", "customer_id", "category", "order_date", "is_sale", "revenue"])
+    orders = frame[frame["is_sale"]].groupby(["customer_id", "order_id"])["order_date"].min().reset_index()
+    orders = orders.sort_values(["customer_id", "order_date"])
+    gaps = orders.groupby("customer_id")["order_date"].diff().dt.days.dropna()
+    return int(min(max(30 * np.ceil(max(gaps.median(), 1.0) / 30), 30), 180))
 
 
-def test_training_without_a_horizon_uses_the_shops_rhythm(con: duckdb.DuckDBPyConnection) -> None:
-    from ml.propensity.baseline import label_horizon_days
-
-    horizon = label_horizon_days(con)
-    result = train_and_evaluate(con, AS_OF, seed=0, max_training_cutoffs=3)
-    assert result.horizon_days == horizon
+def test_training_without_a_horizon_uses_the_shops_rhythm(tmp_path: Path) -> None:
+    con = _make_synthetic_con(tmp_path, propensity_horizon_days=None, propensity_max_training_cutoffs=3)
+    horizon = _rhythm_horizon(synthetic_shop().lines)
+    plan = read_cutoff_plan(con)
+    assert plan.horizon_days == horizon and plan.max_training_cutoffs == 3
+    result = train_and_evaluate(con, seed=0)
+    assert result.horizon_days == horizon and len(result.training_cutoffs) == 3
     assert result.eval_cutoff == AS_OF - timedelta(days=horizon - 1)

@@ -34,12 +34,16 @@ TRAINED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _train(con: duckdb.DuckDBPyConnection) -> TrainingResult:
-    return train_and_evaluate(con, AS_OF, horizon_days=HORIZON, seed=0, max_training_cutoffs=TRAINING_CUTOFFS)
+    return train_and_evaluate(con, seed=0)
+
+
+def _shop_con(root: Path, **dbt_vars: object) -> duckdb.DuckDBPyConnection:
+    return _make_synthetic_con(root, propensity_max_training_cutoffs=TRAINING_CUTOFFS, **dbt_vars)
 
 
 @pytest.fixture(scope="module")
-def con() -> duckdb.DuckDBPyConnection:
-    return _make_synthetic_con()
+def con(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    return _shop_con(tmp_path_factory.mktemp("shop"))
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +110,13 @@ def test_input_columns_are_the_raw_feature_columns_the_model_reads(
 def test_version_is_stable_for_the_same_data_and_changes_with_data_or_parameters(
     tmp_path: Path, trained: TrainingResult
 ) -> None:
+    from tests.feature_builds import connect_features
+    from tests.unit.test_propensity_model import synthetic_shop
+
     version = model_version(trained)
     assert version.startswith(f"propensity-{AS_OF.isoformat()}-")
 
-    again = _train(_make_synthetic_con())  # a fresh connection over identical data
+    again = _train(_shop_con(tmp_path / "same-shop"))  # a warehouse built again from identical data
     assert model_version(again) == version
     first = save_model(trained, tmp_path, trained_at=TRAINED_AT)
     second = save_model(again, tmp_path, trained_at=TRAINED_AT + timedelta(days=1))
@@ -117,13 +124,13 @@ def test_version_is_stable_for_the_same_data_and_changes_with_data_or_parameters
     assert second.metadata["trained_at"] == first.metadata["trained_at"]  # nothing rewritten
     assert list_versions(tmp_path) == [version]
 
-    changed_con = _make_synthetic_con()
-    customer = changed_con.execute("select min(customer_id) from marts.dim_customers where not is_unknown_member")
-    changed_con.execute(
-        "insert into staging.stg_shop__web_sessions values (?, ?)",
-        [customer.fetchone()[0], trained.training_cutoffs[0] - timedelta(days=1)],
-    )
-    changed = _train(changed_con)
+    # One more web session, the day before the oldest training cutoff.
+    shop = synthetic_shop()
+    shop.sessions = [*(shop.sessions or []), (min(c[0] for c in shop.customers),
+                                             trained.training_cutoffs[0] - timedelta(days=1))]
+    changed = _train(connect_features(shop, tmp_path / "changed-shop", {
+        "as_of_date": AS_OF, "propensity_horizon_days": HORIZON, "propensity_max_training_cutoffs": TRAINING_CUTOFFS,
+    }))
     assert changed.data_fingerprint != trained.data_fingerprint
     assert model_version(changed) != version
 

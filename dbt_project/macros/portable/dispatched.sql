@@ -84,3 +84,40 @@
         translate(lower(coalesce({{ expr }}, '')), 'àáâãäåāçćčèéêëēėęìíîïīįñńòóôõöōùúûüūÿýžźż', 'aaaaaaaccceeeeeeeiiiiiinnoooooouuuuuyyzzz'),
         '[^a-z0-9]+', '_'), '^_+|_+$', ''), ''), 'unknown')
 {%- endmacro %}
+
+
+{#- The median of a numeric expression (an aggregate; the mean of the two middle values for an even count). -#}
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median', 'comptoir')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__median(expr) -%}
+    median({{ expr }})
+{%- endmacro %}
+
+{% macro spark__median(expr) -%}
+    percentile({{ expr }}, 0.5)
+{%- endmacro %}
+
+
+{#- A deterministic pseudo-random number in [0, 1) from a text expression: the first 32 bits of its md5, so every
+    engine draws the same number for the same text (a sample chosen by it is the same on DuckDB and Spark). -#}
+{% macro hash_fraction(expr) -%}
+    ({{ adapter.dispatch('hash_prefix_32', 'comptoir')(expr) }} / 4294967296.0)
+{%- endmacro %}
+
+{% macro default__hash_prefix_32(expr) -%}
+    cast(('x' || lpad(substr(md5({{ expr }}), 1, 8), 16, '0'))::bit(64) as bigint)
+{%- endmacro %}
+
+{% macro duckdb__hash_prefix_32(expr) -%}
+    cast(('0x' || substr(md5({{ expr }}), 1, 8)) as bigint)
+{%- endmacro %}
+
+{% macro spark__hash_prefix_32(expr) -%}
+    cast(conv(substr(md5({{ expr }}), 1, 8), 16, 10) as bigint)
+{%- endmacro %}

@@ -1,4 +1,4 @@
-"""ML assets: the propensity model and its scores, downstream of the dbt marts they read.
+"""ML assets: the propensity model and its scores, downstream of the dbt feature models they read.
 
 The code that trains and scores lives in `ml/` (no Dagster there); these assets wire it to the warehouse,
 write schema `ml`, and put the metrics on the materializations. Every table is replaced whole (or, for the
@@ -26,6 +26,8 @@ from dagster import (
 # (every `comptoir build`, before its first landing file is read) then costs no scikit-learn import (~2 s).
 from ml.propensity import CUSTOMER_SCORES_TABLE, MODEL_RUNS_TABLE
 from ml.propensity.baseline import MODEL_SCORER
+from ml.propensity.features import FEATURE_TABLES as PROPENSITY_FEATURE_TABLES
+from ml.propensity.features import read_cutoff_plan
 from ml.segments.features import build_segment_features
 from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
@@ -34,15 +36,8 @@ from orchestration.defs.resources import WarehouseResource
 MODEL_RUNS_KEY = AssetKey([ML_SCHEMA, MODEL_RUNS_TABLE])
 CUSTOMER_SCORES_KEY = AssetKey([ML_SCHEMA, CUSTOMER_SCORES_TABLE])
 
-# The relations ml/propensity/features.py reads (and mart_kpis for the as-of date).
-PROPENSITY_INPUTS = [
-    AssetKey(["marts", "dim_customers"]),
-    AssetKey(["marts", "fct_order_lines"]),
-    AssetKey(["marts", "mart_kpis"]),
-    AssetKey(["intermediate", "int_customer_orders"]),
-    AssetKey(["staging", "stg_shop__email_events"]),
-    AssetKey(["staging", "stg_shop__web_sessions"]),
-]
+# The dbt feature models ml/propensity/ reads (the as-of date and the cutoffs included): marts -> features -> ml.
+PROPENSITY_INPUTS = [AssetKey(list(table)) for table in PROPENSITY_FEATURE_TABLES]
 
 
 @asset(
@@ -65,9 +60,9 @@ def propensity_model(context: AssetExecutionContext, warehouse: WarehouseResourc
 
     trained_at = datetime.now(UTC)
     with timed(context, "ml.model_runs") as done, connect(warehouse) as con:
-        as_of = read_as_of_date(con)
+        as_of = read_cutoff_plan(con).as_of
         try:
-            result = train_and_evaluate(con, as_of)
+            result = train_and_evaluate(con)
         except InsufficientDataError as error:
             # The run log keeps earlier versions; nothing new to add.
             return skipped(context, con, [], error)
@@ -131,7 +126,7 @@ def customer_scores(context: AssetExecutionContext, warehouse: WarehouseResource
         version = str(metadata["version"])
         scored_at = datetime.now(UTC)
         with connect(warehouse) as con:
-            as_of = read_as_of_date(con)
+            as_of = read_cutoff_plan(con).as_of
             summary = write_customer_scores(con, result, version, as_of, scored_at)
         done(summary.rows)
     context.log.info(f"scored {summary.rows} customers with {version} ({result.scorer}): {summary.segments}")

@@ -1,4 +1,4 @@
-"""Probabilistic CLV asset: BG/NBD + Gamma-Gamma on the CLV summary mart, into ml.customer_clv.
+"""Probabilistic CLV asset: BG/NBD + Gamma-Gamma on the CLV summary feature model, into ml.customer_clv.
 
 The model code is in ``ml/clv/`` (no Dagster there). pymc / pytensor compile and cache under
 ``COMPTOIR_HOME/cache`` (set before they are imported), never in the repository or the home folder.
@@ -21,13 +21,14 @@ from dagster import (
 )
 
 from ml.clv import fit_clv, read_clv_summary
+from ml.clv.model import SUMMARY_MODEL
 from ml.clv.tables import CUSTOMER_CLV_CASTS, CUSTOMER_CLV_TABLE, PARAMETER_COLUMNS, customer_clv_table
-from ml.warehouse import ML_SCHEMA, InsufficientDataError, replace_table
+from ml.warehouse import FEATURES_SCHEMA, ML_SCHEMA, InsufficientDataError, features, replace_table
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
 CUSTOMER_CLV_KEY = AssetKey([ML_SCHEMA, CUSTOMER_CLV_TABLE])
-CLV_SUMMARY_KEY = AssetKey(["marts", "mart_customer_ltv"])
+CLV_SUMMARY_KEY = AssetKey([FEATURES_SCHEMA, SUMMARY_MODEL])
 CACHE_FOLDER = "cache"  # under COMPTOIR_HOME
 _TABLE = f"{ML_SCHEMA}.{CUSTOMER_CLV_TABLE}"
 
@@ -38,9 +39,10 @@ _TABLE = f"{ML_SCHEMA}.{CUSTOMER_CLV_TABLE}"
     group_name=ML_GROUP,
     kinds={"python", "pymc", "duckdb"},
     description=(
-        "Every customer of mart_customer_ltv with a probabilistic CLV: BG/NBD (probability still active, "
-        "expected purchases in the next 90 and 365 days) and Gamma-Gamma (expected spend per purchase), "
-        "maximum-likelihood fits in days; clv_12m = the next 12 months' expected spend discounted at 1 % a month."
+        "Every customer of the CLV summary (feat_clv__customer_summary) with a probabilistic CLV: BG/NBD "
+        "(probability still active, expected purchases in the next 90 and 365 days) and Gamma-Gamma (expected "
+        "spend per purchase), maximum-likelihood fits in days; clv_12m = the next 12 months' expected spend "
+        "discounted at 1 % a month."
     ),
 )
 def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
@@ -50,7 +52,7 @@ def customer_clv(context: AssetExecutionContext, warehouse: WarehouseResource) -
         # The fit runs with the warehouse closed: other readers are not locked out for its duration.
         try:
             if summary.empty:
-                raise InsufficientDataError("no customer in the mart")
+                raise InsufficientDataError("no customer in the CLV summary")
             as_of = pd.Timestamp(summary["as_of_date"].max()).date()
             result = fit_clv(summary, "day", cache_root=warehouse.models_path.parent / CACHE_FOLDER, as_of=as_of)
         except InsufficientDataError as error:
@@ -147,20 +149,21 @@ def clv_expectations_non_negative(warehouse: WarehouseResource) -> AssetCheckRes
     return _check(not any(failures.values()), **failures)
 
 
-@asset_check(asset=CUSTOMER_CLV_KEY, description="Exactly one row per customer of marts.mart_customer_ltv.")
+@asset_check(
+    asset=CUSTOMER_CLV_KEY,
+    description="Exactly one row per customer of the CLV summary it was fitted on (feat_clv__customer_summary).",
+)
 def clv_one_row_per_customer(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, CUSTOMER_CLV_TABLE)) is not None:
         return absent
     with connect(warehouse) as con:
-        rows, duplicates, missing, extra = con.execute(
-            f"""
-            select
-                (select count(*) from {_TABLE}),
-                (select count(*) - count(distinct customer_id) from {_TABLE}),
-                (select count(*) from marts.mart_customer_ltv m anti join {_TABLE} c using (customer_id)),
-                (select count(*) from {_TABLE} c anti join marts.mart_customer_ltv m using (customer_id))
-            """
-        ).fetchone() or (0, 0, 0, 0)
+        # The summary is a feature model (read with the relation API); the result is our own table in schema ml.
+        clv = con.table(_TABLE).project("customer_id")
+        summary = features(con, SUMMARY_MODEL).project("customer_id")
+        rows = len(clv)
+        duplicates = rows - len(clv.distinct())
+        missing = len(summary.join(clv, "customer_id", how="anti"))
+        extra = len(clv.join(summary, "customer_id", how="anti"))
     return _check(
         not (duplicates or missing or extra), rows=rows, duplicates=duplicates, missing=missing, extra=extra
     )
