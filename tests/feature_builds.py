@@ -21,8 +21,8 @@ import duckdb
 import pandas as pd
 
 from orchestration import raw_load
-from orchestration.defs.dbt.args import vars_arg
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from orchestration.dbt.args import vars_arg
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from tests.conftest import ORDERS_HEADER, write_products
 
 FEATURES_SELECTION = "+path:models/features"
