@@ -84,3 +84,21 @@
         translate(lower(coalesce({{ expr }}, '')), 'àáâãäåāçćčèéêëēėęìíîïīįñńòóôõöōùúûüūÿýžźż', 'aaaaaaaccceeeeeeeiiiiiinnoooooouuuuuyyzzz'),
         '[^a-z0-9]+', '_'), '^_+|_+$', ''), ''), 'unknown')
 {%- endmacro %}
+
+
+{#- The median of a group (for an even count, the mean of the two middle values), as an aggregate. -#}
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median', 'comptoir')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__median(expr) -%}
+    median({{ expr }})
+{%- endmacro %}
+
+{% macro spark__median(expr) -%}
+    percentile({{ expr }}, 0.5)
+{%- endmacro %}
