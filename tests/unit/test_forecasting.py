@@ -57,8 +57,10 @@ from ml.forecasting.forecast import FALLBACK_REASON
 from ml.forecasting.holidays import black_friday
 from ml.forecasting.intervals import calibrate, scaled_offsets
 from ml.forecasting.selection import choose_models
-from ml.forecasting.stockout import INVENTORY_COLUMNS
+from ml.forecasting.series import SERIES_MODEL
+from ml.forecasting.stockout import INVENTORY_COLUMNS, INVENTORY_MODEL
 from ml.warehouse import replace_table
+from tests.dbt_features import build_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AS_OF = date(2025, 6, 30)
@@ -530,7 +532,7 @@ def test_no_inventory_gives_an_empty_table_with_the_right_columns_and_types() ->
 
 
 # --------------------------------------------------------------------------------------------
-# Reading from a hand-made warehouse
+# Reading from a hand-made warehouse, through the dbt feature models (tests/dbt_features.py)
 
 MARTS_SQL = """
 create schema marts;
@@ -556,7 +558,8 @@ def test_series_start_at_the_first_sale_stop_at_the_as_of_date_and_add_up() -> N
             from range(date '2025-01-01', date '2025-01-11', interval 1 day) t(d), (values ('A'), ('B')) c(c)
             """
         )
-        series = read_daily_series(con, date(2025, 1, 8))
+        build_features(con, SERIES_MODEL, as_of=date(2025, 1, 8))
+        series = read_daily_series(con)
     assert set(series["series"]) == {"revenue:total", "revenue:A", "revenue:B", "units:A", "units:B"}
     assert series.groupby("series")["ds"].agg(["min", "max", "count"]).to_dict("list") == {
         "min": [pd.Timestamp("2025-01-03")] * 5, "max": [pd.Timestamp("2025-01-08")] * 5, "count": [6] * 5,
@@ -592,7 +595,8 @@ def test_inventory_demand_shares_and_daily_sigma_match_numpy() -> None:
         })
         con.register("_lines", pd.concat([lines, extra]))
         con.execute("insert into marts.fct_order_lines by name select * from _lines")
-        inventory = read_inventory_demand(con, as_of, window_days=window).set_index("product_id")
+        build_features(con, INVENTORY_MODEL, as_of=as_of)  # the window is the dbt var stockout_demand_window_days
+        inventory = read_inventory_demand(con).set_index("product_id")
     assert list(inventory.index) == ["P1", "P2", "X9"]
     assert inventory.loc["P1", "current_stock"] == 60
     assert inventory.loc["P1", "units_sold_window"] == daily.sum()
