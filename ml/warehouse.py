@@ -112,11 +112,12 @@ def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = ML_SCHEMA) -> bool:
-    row = con.execute(
+    # fetchall, not fetchone: a result left open makes the next relation-API read on the connection fail
+    rows = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, _identifier(table)],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 @contextmanager

@@ -59,7 +59,7 @@ from ml.forecasting.intervals import calibrate, scaled_offsets
 from ml.forecasting.selection import choose_models
 from ml.forecasting.series import SERIES_MODEL
 from ml.forecasting.stockout import INVENTORY_COLUMNS, INVENTORY_MODEL
-from ml.warehouse import replace_table
+from ml.warehouse import read_as_of_date, replace_table, table_exists
 from tests.dbt_features import build_features
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -545,6 +545,14 @@ create table marts.fct_order_lines (
     source_product_id varchar, category varchar, order_date date, quantity integer, is_sale boolean
 );
 """
+
+
+def test_the_as_of_date_is_read_after_a_table_lookup_on_the_same_connection() -> None:
+    """The stock-out asset looks its forecast table up, then reads the as-of date with the relation API."""
+    with duckdb.connect() as con:
+        build_features(con, as_of=AS_OF)
+        assert not table_exists(con, "forecast_daily_sales")
+        assert read_as_of_date(con) == AS_OF
 
 
 def test_series_start_at_the_first_sale_stop_at_the_as_of_date_and_add_up() -> None:
