@@ -75,7 +75,12 @@ def read_segment_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     )
     labels = _category_labels(con)
     shares = _shares(con, behaviour["customer_id"], list(labels))
-    frame = pd.concat([behaviour[["customer_id"]], shares, behaviour.drop(columns="customer_id")], axis=1)
+    # Built column by column, not concatenated: the floats then form one block, laid out as in a frame DuckDB
+    # returns, and the K-means sums run in the same order (the pivot's own block moved the last bits of the
+    # distances to the centroids, and so the model's fingerprint).
+    columns = {"customer_id": behaviour["customer_id"], **{c: shares[c] for c in shares.columns}}
+    columns.update({c: behaviour[c] for c in behaviour.columns if c != "customer_id"})
+    frame = pd.DataFrame(columns)
     frame.attrs[CATEGORY_LABELS_ATTR] = {f"{SHARE_PREFIX}{s}": label for s, label in labels.items()}
     as_of = behaviour["as_of_date"].iloc[0] if len(behaviour) else None
     logger.info("read segment features of %d customers as of %s, %d categories", len(frame), as_of, len(labels))
