@@ -73,14 +73,13 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> o
 
 
 def read_as_of_date(con: duckdb.DuckDBPyConnection) -> date:
-    """The date the marts are measured from (dbt var ``as_of_date``, else the last day with a clean sale).
-
-    Read from ``marts.mart_kpis`` rather than recomputed, so the ML results and the marts always agree.
-    """
-    value = scalar(con, "select max(as_of_date) from marts.mart_kpis")
+    """The date the ML models are fitted and scored at: the feature model ``feat_as_of_date``, the marts' own as-of
+    date (dbt var ``as_of_date``, else the last day with a clean order line), so ML results and marts agree."""
+    rows = features(con, "feat_as_of_date").aggregate("max(as_of_date)").fetchall()
+    value = rows[0][0] if rows else None
     if value is None:
-        raise ValueError("marts.mart_kpis has no as_of_date: build the dbt marts first")
-    return value  # type: ignore[return-value]
+        raise ValueError(f"{FEATURES_SCHEMA}.feat_as_of_date has no as_of_date: build the dbt models first")
+    return value  # type: ignore[no-any-return]
 
 
 def _select(casts: dict[str, str] | None) -> str:
@@ -113,11 +112,12 @@ def drop_table(con: duckdb.DuckDBPyConnection, table: str) -> None:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = ML_SCHEMA) -> bool:
-    row = con.execute(
+    # fetchall, not fetchone: a result left open makes the next relation-API read on the connection fail
+    rows = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, _identifier(table)],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
 
 
 @contextmanager

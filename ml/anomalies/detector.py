@@ -34,10 +34,12 @@ one, e.g. "unit price 3.2x the product's list price; placed at 03:12 (the 03:00 
 order of 4,312.00 is 71x the typical order (61.08)". A flagged order with no such deviation still gets its
 largest one; other orders read "nothing unusual".
 
-Scale. Nothing holds every order in Python: the features are a temporary DuckDB table read in chunks of
-CHUNK_ROWS orders. The medians and scales are computed over every order, one column at a time; the forest
-is fitted on a seeded uniform sample of at most FIT_SAMPLE_ROWS orders (each tree only ever sees
-MAX_SAMPLES of them, so a larger pool changes nothing but the memory it takes). A score depends on the
+Scale. Nothing holds every order in Python: the features are the dbt table ``features.feat_anomalies__orders``
+(features.py), read through DuckDB's relation API, in order_id order wherever the order matters (the scales'
+means, the forest's fit), and in Arrow batches of CHUNK_ROWS orders for the deviations, which are written to a
+temporary table keyed by order_id. The medians and scales are computed over every order, one column at a
+time; the forest is fitted on a seeded uniform sample of at most FIT_SAMPLE_ROWS orders (each tree only ever
+sees MAX_SAMPLES of them, so a larger pool changes nothing but the memory it takes). A score depends on the
 deviation vector alone, and ordinary orders share few of them (most deviations are 0; amounts, counts and
 hours repeat: 124,000 distinct vectors for 445,000 orders at a million order lines), so each distinct vector
 is scored once, in chunks on SCORING_THREADS threads, and joined back to its orders. The flagging cut (the
@@ -48,9 +50,11 @@ FIT_SAMPLE_ROWS orders the forest sees them all: the results are those of scorin
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -59,7 +63,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.ensemble import IsolationForest
 
-from ml.anomalies.features import FEATURES_TABLE, create_feature_table
+from ml.anomalies.features import ORDER_KEY, order_features
 from ml.progress import step
 from ml.warehouse import ML_SCHEMA, replace_table_from_query, scalar
 
@@ -113,11 +117,12 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 )
 TABLE = "order_anomalies"
 TABLE_CASTS = {"order_amount": "decimal(18,2)"}  # money as the marts keep it
-_DEVIATIONS_TABLE = "_anomaly_deviations"  # rid and the six deviations of every order
+_FEATURES_VIEW = "_anomaly_features"  # the orders' features, a temporary view on the connection (register)
+_DEVIATIONS_TABLE = "_anomaly_deviations"  # order_id and the six deviations of every order
 _VECTORS_TABLE = "_anomaly_vectors"  # each distinct deviation vector once: vid, deviations, orders, scores
 _CHUNK_VIEW = "_anomaly_chunk"
-_TEMPORARY = (FEATURES_TABLE, _DEVIATIONS_TABLE, _VECTORS_TABLE)
-# The deviations' inputs as floats (NaN for null), read from the feature table.
+_TEMPORARY = (_DEVIATIONS_TABLE, _VECTORS_TABLE)
+# The deviations' inputs as floats (NaN for null), read from the features.
 _INPUTS: dict[str, str] = {
     "order_amount": "coalesce(order_amount, 'nan'::double)",
     "units": "coalesce(cast(units as double), 'nan'::double)",
@@ -273,9 +278,9 @@ _RESULT_SQL = f"""
 with {_SHARE_CTES},
 
 scored as (
-    select f.*, d.* exclude (rid), v.anomaly_score, v.raw_score < $offset as is_anomaly
-    from {FEATURES_TABLE} as f
-    inner join {_DEVIATIONS_TABLE} as d using (rid)
+    select f.*, d.* exclude (order_id), v.anomaly_score, v.raw_score < $offset as is_anomaly
+    from {_FEATURES_VIEW} as f
+    inner join {_DEVIATIONS_TABLE} as d using (order_id)
     inner join {_VECTORS_TABLE} as v on {_VECTOR_JOIN}
 ),
 
@@ -287,7 +292,7 @@ shared as (
 
 phrases as (
     select
-        rid,
+        order_id,
         is_anomaly,
         list_sort(list_filter([
             {_STRUCTS}
@@ -298,15 +303,14 @@ phrases as (
 
 ranks as (
     -- on the narrow columns only: sorting every column of every order would cost a multiple
-    select d.rid, row_number() over (order by v.anomaly_score desc, f.order_id) as anomaly_rank
+    select d.order_id, row_number() over (order by v.anomaly_score desc, d.order_id) as anomaly_rank
     from {_DEVIATIONS_TABLE} as d
     inner join {_VECTORS_TABLE} as v on {_VECTOR_JOIN}
-    inner join {FEATURES_TABLE} as f using (rid)
 ),
 
 reasons as (
     select
-        rid,
+        order_id,
         coalesce(
             nullif(array_to_string(list_transform(
                 list_filter(ranked, lambda x: x.z >= $min_z and x.share <= $max_share)[1:$n], lambda x: x.text
@@ -324,8 +328,8 @@ select
     account_age_days, is_first_order, is_new_account_first_order,
     {", ".join(DEVIATIONS)}
 from shared
-inner join ranks using (rid)
-left join reasons using (rid)
+inner join ranks using (order_id)
+left join reasons using (order_id)
 """
 _RANKED_SQL = _RESULT_SQL + "order by anomaly_rank\n"  # a frame in rank order; the table needs no order
 
@@ -335,29 +339,50 @@ def _typical(values: np.ndarray) -> float:
     return float(np.median(v)) if v.size else float("nan")
 
 
-def _read(con: duckdb.DuckDBPyConnection, columns: tuple[str, ...], where: str = "") -> dict[str, np.ndarray]:
-    """Deviation inputs from the feature table, in rid order (``where``: a filter on it)."""
-    select = ", ".join(f"{_INPUTS[c]} as {c}" for c in columns)
-    return con.execute(f"select {select} from {FEATURES_TABLE} {where} order by rid").fetchnumpy()
+def _select(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"{_INPUTS[c]} as {c}" for c in columns)
 
 
-def _parameters(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+def _read(orders: duckdb.DuckDBPyRelation, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Deviation inputs of every order, in order_id order (a fixed order: a mean's last bit and the forest's fit
+    depend on it)."""
+    return orders.order(ORDER_KEY).project(_select(columns)).fetchnumpy()
+
+
+def _batches(orders: duckdb.DuckDBPyRelation, columns: tuple[str, ...], *, ordered: bool,
+             with_key: bool = False) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(first row, Arrow batch of at most CHUNK_ROWS orders) of the deviation inputs (and order_id: ``with_key``),
+    in order_id order when ``ordered``, else as the table is scanned (no sort)."""
+    relation = orders.order(ORDER_KEY) if ordered else orders
+    select = (f"{ORDER_KEY}, " if with_key else "") + _select(columns)
+    lo = 0
+    for batch in relation.project(select).to_arrow_reader(CHUNK_ROWS):
+        yield lo, batch
+        lo += batch.num_rows
+
+
+def _numpy(batch: pa.RecordBatch, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    # The inputs are coalesced to NaN / false: no nulls, so no masked arrays.
+    return {c: batch.column(c).to_numpy(zero_copy_only=False) for c in columns}
+
+
+def _parameters(orders: duckdb.DuckDBPyRelation) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
     """(median, scale) of every deviation over all orders and the typical values the reasons quote.
 
     One deviation at a time, so at most two columns of every order are in memory at once.
     """
     params: dict[str, tuple[float, float]] = {}
     for name, (columns, transform) in _TRANSFORMS.items():
-        params[name] = robust_scale(transform(_read(con, columns)))
-    inputs = _read(con, ("order_amount", "new_account"))
+        params[name] = robust_scale(transform(_read(orders, columns)))
+    inputs = _read(orders, ("order_amount", "new_account"))
     amount, new_account = inputs["order_amount"], inputs["new_account"]
     typical = {
         "typical_amount": _typical(amount),
         "typical_first_order": _typical(amount[new_account]) if new_account.any() else 0.0,
     }
     del inputs, amount, new_account
-    typical["typical_units"] = round(_typical(_read(con, ("units",))["units"]))
-    max_units = _read(con, ("max_units_one_product",))["max_units_one_product"]
+    typical["typical_units"] = round(_typical(_read(orders, ("units",))["units"]))
+    max_units = _read(orders, ("max_units_one_product",))["max_units_one_product"]
     typical["typical_units_one_product"] = round(_typical(max_units))
     return params, typical
 
@@ -376,20 +401,24 @@ def _score(forest: IsolationForest, x: np.ndarray, pool: ThreadPoolExecutor) -> 
     return np.concatenate(list(pool.map(forest.score_samples, parts)))
 
 
-def _fit_forest(con: duckdb.DuckDBPyConnection, n: int, params: dict[str, tuple[float, float]],
-                n_estimators: int, seed: int) -> IsolationForest:
-    """The forest fitted on every order, or on a seeded uniform sample of FIT_SAMPLE_ROWS of them."""
+def _fit_inputs(orders: duckdb.DuckDBPyRelation, n: int, seed: int) -> dict[str, np.ndarray]:
+    """The deviation inputs of every order, or of a seeded uniform sample of FIT_SAMPLE_ROWS of them (row
+    positions in order_id order, picked batch by batch: the other orders are never held)."""
     columns = tuple(_INPUTS)
     if n <= FIT_SAMPLE_ROWS:
-        inputs = _read(con, columns)
-    else:
-        rows = np.sort(np.random.default_rng(seed).choice(n, size=FIT_SAMPLE_ROWS, replace=False))
-        con.register("_anomaly_fit_rows", pa.table({"rid": rows}))
-        try:
-            inputs = _read(con, columns, "where rid in (select rid from _anomaly_fit_rows)")
-        finally:
-            con.unregister("_anomaly_fit_rows")
-    x = _deviation_matrix(inputs, params).astype(np.float32)  # the forest works in float32 anyway
+        return _read(orders, columns)
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=FIT_SAMPLE_ROWS, replace=False))
+    parts: list[dict[str, np.ndarray]] = []
+    for lo, batch in _batches(orders, columns, ordered=True):
+        chosen = rows[(rows >= lo) & (rows < lo + batch.num_rows)] - lo
+        parts.append({c: values[chosen] for c, values in _numpy(batch, columns).items()})
+    return {c: np.concatenate([part[c] for part in parts]) for c in columns}
+
+
+def _fit_forest(orders: duckdb.DuckDBPyRelation, n: int, params: dict[str, tuple[float, float]],
+                n_estimators: int, seed: int) -> IsolationForest:
+    """The forest fitted on every order, or on a seeded uniform sample of FIT_SAMPLE_ROWS of them."""
+    x = _deviation_matrix(_fit_inputs(orders, n, seed), params).astype(np.float32)  # the forest works in float32
     forest = IsolationForest(n_estimators=n_estimators, max_samples=min(MAX_SAMPLES, len(x)),
                              contamination="auto", random_state=seed)
     forest.fit(x)
@@ -404,17 +433,19 @@ def _insert_chunk(con: duckdb.DuckDBPyConnection, table: str, chunk: pa.Table) -
         con.unregister(_CHUNK_VIEW)
 
 
-def _write_deviations(con: duckdb.DuckDBPyConnection, n: int, params: dict[str, tuple[float, float]]) -> None:
-    """The deviations of every order into _DEVIATIONS_TABLE, chunk by chunk."""
+def _write_deviations(con: duckdb.DuckDBPyConnection, orders: duckdb.DuckDBPyRelation, n: int,
+                      params: dict[str, tuple[float, float]]) -> None:
+    """The deviations of every order into _DEVIATIONS_TABLE, batch by batch (a row's deviations depend on its
+    inputs and the parameters only, so the batches need no order)."""
     columns = ", ".join(f"{name} double" for name in DEVIATIONS)
-    con.execute(f"create or replace temp table {_DEVIATIONS_TABLE} (rid bigint, {columns})")
+    con.execute(f"create or replace temp table {_DEVIATIONS_TABLE} ({ORDER_KEY} varchar, {columns})")
     with step(logger, "order anomalies: deviations", n, "orders") as progress:
-        for lo, hi in _chunks(n):
-            z = _deviation_matrix(_read(con, tuple(_INPUTS), f"where rid >= {lo} and rid < {hi}"), params)
+        for _, batch in _batches(orders, tuple(_INPUTS), ordered=False, with_key=True):
+            z = _deviation_matrix(_numpy(batch, tuple(_INPUTS)), params)
             _insert_chunk(con, _DEVIATIONS_TABLE, pa.table({
-                "rid": np.arange(lo, hi, dtype=np.int64), **{name: z[:, j] for j, name in enumerate(DEVIATIONS)},
+                ORDER_KEY: batch.column(ORDER_KEY), **{name: z[:, j] for j, name in enumerate(DEVIATIONS)},
             }))
-            progress.advance(hi - lo)
+            progress.advance(batch.num_rows)
 
 
 def _score_vectors(
@@ -457,21 +488,41 @@ def _score_vectors(
     return raw, orders
 
 
+@contextmanager
+def _registered(
+    con: duckdb.DuckDBPyConnection, source: Callable[[duckdb.DuckDBPyConnection], object]
+) -> Iterator[duckdb.DuckDBPyRelation]:
+    """The orders' features (``source`` on a connection: a relation or a frame) as the temporary view
+    _FEATURES_VIEW on ``con``, which _RESULT_SQL reads, and on a cursor of it, whose relation is yielded: the
+    deviations are read from the cursor in batches while ``con`` writes them (a connection with an open result
+    can run no other query)."""
+    reader = con.cursor()
+    try:
+        for connection in (con, reader):
+            connection.register(_FEATURES_VIEW, source(connection))
+        yield reader.view(_FEATURES_VIEW)
+    finally:
+        con.unregister(_FEATURES_VIEW)
+        reader.close()
+
+
 def _run(
-    con: duckdb.DuckDBPyConnection, n: int, contamination: float, n_estimators: int, seed: int
-) -> tuple[dict[str, object], int, int]:
-    """Score the orders of FEATURES_TABLE: the parameters of _RESULT_SQL (which then selects OUTPUT_COLUMNS by
-    rank), the orders flagged and the forest's fit rows."""
+    con: duckdb.DuckDBPyConnection, orders: duckdb.DuckDBPyRelation, contamination: float, n_estimators: int,
+    seed: int,
+) -> tuple[dict[str, object], int, int, int]:
+    """Score ``orders`` (_FEATURES_VIEW, read on a cursor of ``con``): the parameters of _RESULT_SQL (which then
+    selects OUTPUT_COLUMNS by rank), the orders, the orders flagged and the forest's fit rows."""
     if not 0.0 < contamination <= 0.5:
         raise ValueError("contamination must be within (0, 0.5]")
+    n = int(orders.aggregate("count(*)").fetchall()[0][0])
     offset, fit_rows, flagged = float("nan"), 0, 0
     typical = {"typical_amount": 0.0, "typical_units": 0, "typical_units_one_product": 0, "typical_first_order": 0.0}
     params = {name: (0.0, 0.0) for name in DEVIATIONS}
     if n:
-        params, typical = _parameters(con)
-    _write_deviations(con, n, params)
+        params, typical = _parameters(orders)
+    _write_deviations(con, orders, n, params)
     if n:
-        forest = _fit_forest(con, n, params, n_estimators, seed)
+        forest = _fit_forest(orders, n, params, n_estimators, seed)
         fit_rows = min(n, FIT_SAMPLE_ROWS)
         raw, orders = _score_vectors(con, forest)
         # The flagging cut over every order, as IsolationForest(contamination=...) puts it over its training rows.
@@ -485,7 +536,7 @@ def _run(
         **typical, "offset": offset, "orders": max(n, 1), "min_z": MIN_REASON_Z, "max_share": MAX_REASON_SHARE,
         "n": N_REASONS,
     }
-    return query_params, flagged, fit_rows
+    return query_params, n, flagged, fit_rows
 
 
 def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
@@ -500,12 +551,8 @@ def score_orders(features: pd.DataFrame, *, contamination: float = DEFAULT_CONTA
     Rows come back sorted by anomaly_score (highest first), then order_id; anomaly_rank is 1 for the
     most anomalous order.
     """
-    with duckdb.connect() as con:
-        con.register("_anomaly_input", features)
-        con.execute(f"create temp table {FEATURES_TABLE} as select row_number() over (order by order_id) - 1 "
-                    "as rid, * from _anomaly_input order by rid")
-        con.unregister("_anomaly_input")
-        params, _, _ = _run(con, len(features), contamination, n_estimators, seed)
+    with duckdb.connect() as con, _registered(con, lambda _: features) as orders:
+        params, _, _, _ = _run(con, orders, contamination, n_estimators, seed)
         return con.execute(_RANKED_SQL, params).df()
 
 
@@ -519,10 +566,11 @@ def detect_order_anomalies(con: duckdb.DuckDBPyConnection, *, contamination: flo
     one-sided robust z-scores. Deterministic for a given warehouse and seed. A frame of every order: the
     pipeline writes the table with :func:`write_order_anomalies` instead.
     """
+    source = functools.partial(order_features, new_account_days=new_account_days)
     try:
-        n = create_feature_table(con, new_account_days=new_account_days)
-        params, _, _ = _run(con, n, contamination, n_estimators, seed)
-        return con.execute(_RANKED_SQL, params).df()
+        with _registered(con, source) as orders:
+            params, _, _, _ = _run(con, orders, contamination, n_estimators, seed)
+            return con.execute(_RANKED_SQL, params).df()
     finally:
         _drop_temporary(con)
 
@@ -535,13 +583,12 @@ def write_order_anomalies(con: duckdb.DuckDBPyConnection, *, table: str = TABLE,
     The rows never pass through pandas: the table is created from the scoring query in one transaction.
     Returns the counts the asset reports.
     """
+    source = functools.partial(order_features, new_account_days=new_account_days)
     try:
-        with step(logger, "order anomalies: features"):
-            n = create_feature_table(con, new_account_days=new_account_days)
-        logger.info("order anomalies: %s sale orders", f"{n:,}")
-        params, flagged, fit_rows = _run(con, n, contamination, n_estimators, seed)
-        with step(logger, "order anomalies: reasons, ranks and the table", n, "orders"):
-            replace_table_from_query(con, table, _RESULT_SQL, casts=TABLE_CASTS, params=params)
+        with _registered(con, source) as orders:
+            params, n, flagged, fit_rows = _run(con, orders, contamination, n_estimators, seed)
+            with step(logger, "order anomalies: reasons, ranks and the table", n, "orders"):
+                replace_table_from_query(con, table, _RESULT_SQL, casts=TABLE_CASTS, params=params)
     finally:
         _drop_temporary(con)
     name = f"{ML_SCHEMA}.{table}"

@@ -30,8 +30,8 @@ class ForecastInputs:
 def load_forecast_inputs(con: duckdb.DuckDBPyConnection, settings: ForecastSettings | None = None) -> ForecastInputs:
     """Read the series and pick the holiday markets from the warehouse; the version follows from both."""
     as_of = read_as_of_date(con)
-    series = read_daily_series(con, as_of)
-    markets = read_main_markets(con, as_of)
+    series = read_daily_series(con)
+    markets = read_main_markets(con)
     base = settings or ForecastSettings()
     chosen = ForecastSettings(**{**base.as_dict(), "main_markets": tuple(choose_main_markets(markets))})
     return ForecastInputs(as_of, series, markets, chosen, model_version(series, chosen, as_of))

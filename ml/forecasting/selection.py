@@ -21,7 +21,7 @@ import pandas as pd
 
 from ml.forecasting.intervals import OFFSET_COLUMNS
 from ml.forecasting.names import SIMPLICITY
-from ml.warehouse import ML_SCHEMA, scalar
+from ml.warehouse import ML_SCHEMA, table_exists
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +103,7 @@ def _reasons(choice: pd.DataFrame, chosen_is_baseline: pd.Series) -> pd.Series:
 
 def read_model_choice(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
     """The choice per series (CHOICE_COLUMNS) from the backtest table ``ml.<table>``; empty when it is absent."""
-    # Not warehouse.table_exists: its fetchone() leaves the result open and DuckDB then refuses to register the
-    # frame the forecast asset writes next on this connection.
-    exists = scalar(con, "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                    [ML_SCHEMA, table])
-    if not exists:
+    if not table_exists(con, table):
         logger.warning("no %s.%s: every series falls back to the seasonal naive", ML_SCHEMA, table)
         return pd.DataFrame(columns=list(CHOICE_COLUMNS))
     return model_choice(con.execute(f"select * from {ML_SCHEMA}.{table}").df())

@@ -3,8 +3,9 @@
 Demand. A product's daily demand forecast is its category's published unit forecast (``units:<category>`` of
 ml.forecast_daily_sales, by whichever model the backtest chose for that series: the clipped yhat of the
 HORIZON_DAYS after the as-of date) times the product's
-share of its category's units over the last SHARE_WINDOW_DAYS days (completed lines, matched on the order
-line's source product id as mart_inventory does): d(t) = share x category_yhat(t). A product that sold
+share of its category's units over the last days up to the as-of date (the dbt var stockout_demand_window_days,
+90; completed lines, matched on the order line's source product id as mart_inventory does):
+d(t) = share x category_yhat(t). A product that sold
 nothing in the window has share 0 and no demand.
 
 Days until stock-out. The first moment the cumulative forecast demand reaches the current stock (the
@@ -38,12 +39,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.warehouse import features
+
 logger = logging.getLogger(__name__)
 
 LEAD_TIME_DAYS = 14
 REVIEW_PERIOD_DAYS = 7
 SERVICE_LEVEL = 0.95
-SHARE_WINDOW_DAYS = 90
 
 STOCKOUT_COLUMNS: tuple[str, ...] = (
     "product_id",
@@ -92,6 +94,7 @@ STOCKOUT_CASTS: dict[str, str] = {
     "service_level": "double",
     "model_version": "varchar",
 }
+INVENTORY_MODEL = "feat_stockout__products"  # the dbt feature model: stock and window demand per counted product
 INVENTORY_COLUMNS: tuple[str, ...] = (
     "product_id",
     "product_name",
@@ -108,58 +111,12 @@ def empty_stockout_table() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype="object") for column in STOCKOUT_COLUMNS})
 
 
-def read_inventory_demand(
-    con: duckdb.DuckDBPyConnection, as_of: date, window_days: int = SHARE_WINDOW_DAYS
-) -> pd.DataFrame:
+def read_inventory_demand(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per counted product (INVENTORY_COLUMNS): stock, units sold in the window, category units, sigma.
 
-    Empty when mart_inventory is empty (no inventory source).
+    Read from the feature model INVENTORY_MODEL; empty when mart_inventory is empty (no inventory source).
     """
-    return con.execute(
-        """
-        with products as (
-            select distinct product_id, product_name, category, is_unknown_product, product_stock
-            from marts.mart_inventory
-        ),
-        lines as (
-            select source_product_id, category, order_date, quantity
-            from marts.fct_order_lines
-            where is_sale and order_date between $as_of - ($window - 1) and $as_of
-        ),
-        product_days as (
-            select source_product_id as product_id, order_date, sum(quantity) as units
-            from lines group by all
-        ),
-        product_units as (
-            select
-                product_id,
-                sum(units) as units,
-                sum(units * units) as units_squared
-            from product_days group by product_id
-        ),
-        category_units as (
-            select category, sum(quantity) as units from lines group by category
-        )
-        select
-            products.product_id,
-            products.product_name,
-            products.category,
-            products.is_unknown_product,
-            cast(products.product_stock as bigint) as current_stock,
-            cast(coalesce(product_units.units, 0) as bigint) as units_sold_window,
-            cast(coalesce(category_units.units, 0) as bigint) as category_units_window,
-            -- sample standard deviation of the daily units over all days of the window, zeros included
-            cast(sqrt(greatest(
-                (coalesce(product_units.units_squared, 0)
-                    - coalesce(product_units.units, 0) * coalesce(product_units.units, 0) / $window)
-                / ($window - 1), 0)) as double) as demand_std_daily
-        from products
-        left join product_units on products.product_id = product_units.product_id
-        left join category_units on products.category = category_units.category
-        order by products.product_id
-        """,
-        {"as_of": as_of, "window": window_days},
-    ).df()[list(INVENTORY_COLUMNS)]
+    return features(con, INVENTORY_MODEL).order("product_id").project(", ".join(INVENTORY_COLUMNS)).df()
 
 
 def read_category_unit_forecast(con: duckdb.DuckDBPyConnection, table: str) -> tuple[pd.DataFrame, str]:

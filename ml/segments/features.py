@@ -1,139 +1,87 @@
-"""Per-customer behavioural features for the segments, as of a date (every event dated on or before it).
+"""Per-customer behavioural features for the segments, read from the dbt feature models as of the as-of date.
 
-Population: known customers (``marts.dim_customers``, not the unknown member) with at least one sale order
-(``intermediate.int_customer_orders.is_sale``) dated on or before ``as_of``. Guests have no identity and the
-unknown member is a bucket of unrelated people, so neither is segmented. Definitions follow the marts:
+The SQL lives in dbt (dbt_project/models/features/, ``_features__segments.yml`` documents every column):
 
-* ``revenue``: revenue of the customer's sale orders (completed lines), as ``dim_customers.lifetime_revenue``
-  and the RFM monetary value; ``frequency``: the number of those orders over the whole history up to
-  ``as_of`` (lifetime, not a 365-day window: recency is its own feature, and a window would make every lapsed
-  customer look infrequent too); ``average_order_value`` = revenue / frequency;
-  ``recency_days`` = ``as_of`` - date of the last sale order (the RFM ``recency_days``).
-* ``share_<category>``: the category's part of the customer's completed-line revenue (lines, not orders: an
-  order can mix categories). Completed lines are already net of returns and cancellations, which have their
-  own status. The ``Unknown`` category (unknown product) has no column, but its revenue stays in the
-  denominator, so a customer's shares sum to at most 1. A customer whose sales are all zero-priced gets 0s.
-* ``return_rate`` = returned revenue / (completed + returned revenue): the part of what the customer kept or
-  sent back that came back, in [0, 1] (returned lines are order lines with status ``returned``;
-  cancellations were never delivered and do not count). ``returned_revenue`` is kept for segment profiles.
+* ``features.feat_segments__customer_behaviour``: one row per known customer (not the unknown member, not a
+  guest) with at least one sale order on or before the as-of date: ``average_order_value``, ``frequency``
+  (lifetime sale orders), ``recency_days``, ``return_rate``, ``revenue``, ``returned_revenue``, ``as_of_date``;
+* ``features.feat_segments__category_shares``: one row per such customer x category sold on or before the as-of
+  date (to anyone): the category's ``revenue_share`` of the customer's completed-line revenue. The ``Unknown``
+  category (unknown product) has no row, but its revenue stays in the denominator, so a customer's shares sum to
+  at most 1.
 
-Category columns are the categories sold before or on ``as_of`` (to anyone), named by a slug (accents
-stripped, non-alphanumerics to ``_``); ``frame.attrs["category_labels"]`` maps each share column to the
-category's display name. One query computes every feature (after one small query for the category list).
+This module pivots the shares to one ``share_<category slug>`` column per category (slugs: accents stripped,
+non-alphanumerics to ``_``, feat_category_slugs); ``frame.attrs["category_labels"]`` maps each share column to
+the category's display name.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 
-from ml.warehouse import CATEGORY_SLUG_SQL, CATEGORY_SLUGS_CTE, SAFE_SLUG
+from ml.warehouse import SAFE_SLUG, features
 
 logger = logging.getLogger(__name__)
 
+BEHAVIOUR_MODEL = "feat_segments__customer_behaviour"
+SHARES_MODEL = "feat_segments__category_shares"
 SHARE_PREFIX = "share_"
 CATEGORY_LABELS_ATTR = "category_labels"
-UNKNOWN_CATEGORY_SLUG = "unknown"
 BEHAVIOUR_COLUMNS: tuple[str, ...] = ("average_order_value", "frequency", "recency_days", "return_rate")
+_OTHER_COLUMNS: tuple[str, ...] = ("revenue", "returned_revenue", "as_of_date")
 
 
-
-def _as_date(as_of: date) -> date:
-    # datetime is a subclass of date; a time of day would silently shift the boundary.
-    if isinstance(as_of, datetime):
-        return as_of.date()
-    if not isinstance(as_of, date):
-        raise TypeError(f"as_of must be a datetime.date, got {type(as_of).__name__}")
-    return as_of
-
-
-def _categories(con: duckdb.DuckDBPyConnection, as_of: date) -> dict[str, str]:
-    """Slug -> display name of the categories with a completed line on or before ``as_of``, by slug."""
-    sql = f"""
-        with categories as (
-            select distinct category from marts.fct_order_lines where is_sale and order_date <= $as_of
-        )
-        select {CATEGORY_SLUG_SQL.format(col="category")} as slug, min(category) as label
-        from categories
-        group by slug
-        order by slug
-    """
-    rows = con.execute(sql, {"as_of": as_of}).fetchall()
-    labels = {slug: label for slug, label in rows if slug != UNKNOWN_CATEGORY_SLUG}
-    # Slugs become SQL identifiers and literals below; the slug expression guarantees this shape.
+def _category_labels(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Slug -> display name of the categories of the shares, by slug."""
+    rows = (
+        features(con, SHARES_MODEL)
+        .aggregate("category_slug, min(category) as category", "category_slug")
+        .order("category_slug")
+        .fetchall()
+    )
+    labels = {slug: label for slug, label in rows}
+    # Slugs become column names; the slug macro guarantees this shape.
     unsafe = [s for s in labels if not SAFE_SLUG.match(s)]
     if unsafe:
         raise ValueError(f"unexpected category slugs: {unsafe}")
     return labels
 
 
-def build_segment_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """One row per known customer with a sale on or before ``as_of``, ordered by customer_id (module docstring).
+def _shares(con: duckdb.DuckDBPyConnection, customers: pd.Series, slugs: list[str]) -> pd.DataFrame:
+    """The shares pivoted to one column per slug, a row per customer of ``customers`` (0 where none)."""
+    long = features(con, SHARES_MODEL).project("customer_id, category_slug, revenue_share").df()
+    wide = long.pivot(index="customer_id", columns="category_slug", values="revenue_share") if len(long) else None
+    frame = (wide if wide is not None else pd.DataFrame()).reindex(index=customers.to_numpy(), columns=slugs)
+    frame = frame.fillna(0.0).astype("float64")
+    frame.columns = [f"{SHARE_PREFIX}{s}" for s in slugs]
+    return frame.reset_index(drop=True)
+
+
+def read_segment_features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per known customer with a sale on or before the as-of date, ordered by customer_id (module
+    docstring).
 
     Columns: customer_id, ``share_<category>``..., average_order_value, frequency, recency_days, return_rate,
     revenue, returned_revenue, as_of_date.
     """
-    as_of = _as_date(as_of)
-    labels = _categories(con, as_of)
-    slugs = list(labels)
-    category_sums = "".join(
-        f",\n        sum(revenue) filter (where is_sale and slug = '{s}') as rev_{s}" for s in slugs
+    behaviour = (
+        features(con, BEHAVIOUR_MODEL)
+        .project(", ".join(("customer_id", *BEHAVIOUR_COLUMNS, *_OTHER_COLUMNS)))
+        .order("customer_id")
+        .df()
     )
-    share_cols = "".join(
-        f",\n    coalesce(l.rev_{s} / nullif(l.sale_revenue, 0), 0)::double as {SHARE_PREFIX}{s}" for s in slugs
-    )
-    sql = f"""
-with
-
-sale_orders as (
-    select
-        o.customer_id,
-        count(*) as orders,
-        sum(o.revenue) as revenue,
-        max(o.order_date) as last_order_date
-    from intermediate.int_customer_orders as o
-    inner join marts.dim_customers as c
-        on c.customer_id = o.customer_id and not c.is_unknown_member
-    where o.is_sale and o.order_date <= $as_of
-    group by o.customer_id
-),
-
-{CATEGORY_SLUGS_CTE},
-
-lines as (
-    select l.customer_id, l.is_sale, l.status, l.revenue, s.slug
-    from marts.fct_order_lines as l
-    inner join sale_orders as p on p.customer_id = l.customer_id
-    inner join category_slugs as s on s.category is not distinct from l.category
-    where l.order_date <= $as_of and (l.is_sale or l.status = 'returned')
-),
-
-line_totals as (
-    select
-        customer_id,
-        sum(revenue) filter (where is_sale) as sale_revenue,
-        coalesce(sum(revenue) filter (where status = 'returned'), 0) as returned_revenue{category_sums}
-    from lines
-    group by customer_id
-)
-
-select
-    p.customer_id{share_cols},
-    (p.revenue / p.orders)::double as average_order_value,
-    p.orders::bigint as frequency,
-    ($as_of - p.last_order_date)::bigint as recency_days,
-    coalesce(l.returned_revenue / nullif(l.sale_revenue + l.returned_revenue, 0), 0)::double as return_rate,
-    p.revenue::double as revenue,
-    coalesce(l.returned_revenue, 0)::double as returned_revenue,
-    $as_of as as_of_date
-from sale_orders as p
-left join line_totals as l on l.customer_id = p.customer_id
-order by p.customer_id
-"""
-    df = con.execute(sql, {"as_of": as_of}).df()
-    df.attrs[CATEGORY_LABELS_ATTR] = {f"{SHARE_PREFIX}{s}": label for s, label in labels.items()}
-    logger.info("built segment features for %d customers as of %s, %d categories", len(df), as_of, len(slugs))
-    return df
+    labels = _category_labels(con)
+    shares = _shares(con, behaviour["customer_id"], list(labels))
+    # Built column by column, not concatenated: the floats then form one block, laid out as in a frame DuckDB
+    # returns, and the K-means sums run in the same order (the pivot's own block moved the last bits of the
+    # distances to the centroids, and so the model's fingerprint).
+    columns = {"customer_id": behaviour["customer_id"], **{c: shares[c] for c in shares.columns}}
+    columns.update({c: behaviour[c] for c in behaviour.columns if c != "customer_id"})
+    frame = pd.DataFrame(columns)
+    frame.attrs[CATEGORY_LABELS_ATTR] = {f"{SHARE_PREFIX}{s}": label for s, label in labels.items()}
+    as_of = behaviour["as_of_date"].iloc[0] if len(behaviour) else None
+    logger.info("read segment features of %d customers as of %s, %d categories", len(frame), as_of, len(labels))
+    return frame

@@ -1,6 +1,6 @@
 """Fit behavioural segments with K-means, choose k by silhouette, name and profile the segments.
 
-Feature space (``build_segment_features`` columns):
+Feature space (``read_segment_features`` columns):
 
 * average order value and frequency are ``log1p``-transformed (money and counts are heavy-tailed: one
   customer with 90 orders would otherwise pull a cluster of their own); recency (bounded by the history,
@@ -338,7 +338,7 @@ def fit_segment_model(
     category_labels: Mapping[str, str] | None = None,
     fit_sample_rows: int = FIT_SAMPLE_ROWS,
 ) -> SegmentModel:
-    """Fit the segments on ``build_segment_features`` rows (module docstring); ``category_labels`` maps share
+    """Fit the segments on ``read_segment_features`` rows (module docstring); ``category_labels`` maps share
     columns to display names (default: the frame's ``attrs``, else the column's slug)."""
     return _fit(features, k_range, seed, category_labels, fit_sample_rows)[0]
 
@@ -415,7 +415,7 @@ def fit_segments(
     category_labels: Mapping[str, str] | None = None,
     fit_sample_rows: int = FIT_SAMPLE_ROWS,
 ) -> SegmentResult:
-    """Fit the segments on ``build_segment_features`` rows and assign those same customers (module docstring)."""
+    """Fit the segments on ``read_segment_features`` rows and assign those same customers (module docstring)."""
     model, rows = _fit(features, k_range, seed, category_labels, fit_sample_rows)
     return assign_segments(model, rows)
 

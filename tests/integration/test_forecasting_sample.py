@@ -334,7 +334,9 @@ def test_without_inventory_the_stockout_table_is_empty_and_the_check_passes(
     database = tmp_path / "no-inventory.duckdb"
     shutil.copyfile(materialized.database, database)
     with duckdb.connect(str(database)) as connection:
+        # No inventory source: mart_inventory and so its feature model, the stock-out asset's input, are empty.
         connection.execute("delete from marts.mart_inventory")
+        connection.execute("delete from features.feat_stockout__products")
     result = _materialize(database, sample_dir, [stockout_forecast_asset, stockout_covers_every_counted_product])
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())

@@ -63,6 +63,30 @@ def test_the_ml_assets_sit_downstream_of_the_marts_and_run_in_the_warehouse_job(
     assert AssetKey(["ml", "customer_scores"]) in job.asset_layer.selected_asset_keys
 
 
+# What each ML asset of segments, anomalies, forecasts and stock-outs reads: dbt feature models only.
+FEATURE_DEPS = {
+    "segment_model": {"feat_segments__customer_behaviour", "feat_segments__category_shares"},
+    "customer_segments": {"feat_segments__customer_behaviour", "feat_segments__category_shares"},
+    "segment_profiles": {"feat_segments__customer_behaviour", "feat_segments__category_shares"},
+    "order_anomalies": {"feat_anomalies__orders"},
+    "forecast_accuracy": {"feat_forecast__daily_series", "feat_forecast__markets", "feat_as_of_date"},
+    "forecast_daily_sales": {"feat_forecast__daily_series", "feat_forecast__markets", "feat_as_of_date"},
+    "stockout_forecast": {"feat_stockout__products", "feat_as_of_date"},
+}
+
+
+def test_segment_anomaly_and_forecast_assets_read_the_feature_models_built_from_the_marts() -> None:
+    """marts -> features -> ml in the asset graph: each ML asset's warehouse inputs are dbt feature models."""
+    graph = defs.resolve_asset_graph()
+    for table, models in FEATURE_DEPS.items():
+        parents = graph.get(AssetKey(["ml", table])).parent_keys
+        warehouse_parents = {key for key in parents if key.path[0] != "ml"}
+        assert warehouse_parents == {AssetKey(["features", model]) for model in models}, table
+        for model in models:
+            feature = graph.get(AssetKey(["features", model]))  # a dbt model of the graph, not a stub
+            assert feature.is_materializable and feature.parent_keys, model
+
+
 # --- propensity ------------------------------------------------------------------------------
 
 

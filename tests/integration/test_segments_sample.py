@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml.segments.features import build_segment_features
+from ml.segments.features import read_segment_features
 from ml.segments.model import K_RANGE, SegmentResult, fit_segments
 
 pytestmark = pytest.mark.slow
@@ -30,8 +30,8 @@ def as_of(con: duckdb.DuckDBPyConnection) -> date:
 
 
 @pytest.fixture(scope="module")
-def features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    return build_segment_features(con, as_of)
+def features(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return read_segment_features(con)
 
 
 @pytest.fixture(scope="module")

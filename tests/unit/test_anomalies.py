@@ -1,4 +1,5 @@
-"""Order-anomaly detector on a synthetic warehouse with the marts' table shapes (in-memory DuckDB).
+"""Order-anomaly detector on a synthetic warehouse with the marts' table shapes (in-memory DuckDB), its features
+built by the dbt feature model (tests/dbt_features.py).
 
 About 3,000 ordinary orders (daytime, 1-3 products, 1-2 units, list price or a small discount, new
 accounts starting small) plus a handful of planted outliers, each abnormal on a known feature.
@@ -22,6 +23,8 @@ from ml.anomalies import (
     write_order_anomalies,
 )
 from ml.anomalies.detector import DEVIATIONS
+from ml.anomalies.features import FEATURES_MODEL
+from tests.dbt_features import build_features
 
 SCHEMA_SQL = """
 create schema marts;
@@ -127,6 +130,7 @@ def _make_con(seed: int = 0, planted: bool = True) -> duckdb.DuckDBPyConnection:
         from synthetic_lines group by order_id""")
     for name in ("synthetic_products", "synthetic_customers", "synthetic_lines"):
         con.unregister(name)
+    build_features(con, FEATURES_MODEL)
     return con
 
 
@@ -203,6 +207,7 @@ def test_features_hand_computed() -> None:
         ('D', 'C2', '2024-01-01 09:00:00', '2024-01-01', 0, 0, false),
         ('E', 'UNKNOWN', '2024-04-03 11:00:00', '2024-04-03', 1, 7.00, true),
         ('F', 'C2', '2024-04-04 10:00:00', '2024-04-04', 1, 2.00, true)""")
+    build_features(con, FEATURES_MODEL)
     f = build_order_features(con, new_account_days=7).set_index("order_id")
     assert list(f.index) == ["A", "B", "C", "E", "F"]
     a, b = f.loc["A"], f.loc["B"]
@@ -233,6 +238,7 @@ def test_robust_z() -> None:
 def test_empty_warehouse_and_bad_contamination() -> None:
     con = duckdb.connect()
     con.execute(SCHEMA_SQL)
+    build_features(con, FEATURES_MODEL)
     empty = detect_order_anomalies(con)
     assert empty.empty and list(empty.columns) == list(OUTPUT_COLUMNS)
     with pytest.raises(ValueError, match="contamination"):

@@ -57,9 +57,11 @@ from ml.forecasting.forecast import FALLBACK_REASON
 from ml.forecasting.holidays import black_friday
 from ml.forecasting.intervals import calibrate, scaled_offsets
 from ml.forecasting.selection import choose_models
-from ml.forecasting.stockout import INVENTORY_COLUMNS
-from ml.warehouse import replace_table
+from ml.forecasting.series import SERIES_MODEL
+from ml.forecasting.stockout import INVENTORY_COLUMNS, INVENTORY_MODEL
+from ml.warehouse import read_as_of_date, replace_table, table_exists
 from orchestration.settings import REPO_ROOT
+from tests.dbt_features import build_features
 
 AS_OF = date(2025, 6, 30)
 # No country holidays: the unit tests are about the method, not the markets.
@@ -530,7 +532,7 @@ def test_no_inventory_gives_an_empty_table_with_the_right_columns_and_types() ->
 
 
 # --------------------------------------------------------------------------------------------
-# Reading from a hand-made warehouse
+# Reading from a hand-made warehouse, through the dbt feature models (tests/dbt_features.py)
 
 MARTS_SQL = """
 create schema marts;
@@ -545,6 +547,14 @@ create table marts.fct_order_lines (
 """
 
 
+def test_the_as_of_date_is_read_after_a_table_lookup_on_the_same_connection() -> None:
+    """The stock-out asset looks its forecast table up, then reads the as-of date with the relation API."""
+    with duckdb.connect() as con:
+        build_features(con, as_of=AS_OF)
+        assert not table_exists(con, "forecast_daily_sales")
+        assert read_as_of_date(con) == AS_OF
+
+
 def test_series_start_at_the_first_sale_stop_at_the_as_of_date_and_add_up() -> None:
     with duckdb.connect() as con:
         con.execute(MARTS_SQL)
@@ -556,7 +566,8 @@ def test_series_start_at_the_first_sale_stop_at_the_as_of_date_and_add_up() -> N
             from range(date '2025-01-01', date '2025-01-11', interval 1 day) t(d), (values ('A'), ('B')) c(c)
             """
         )
-        series = read_daily_series(con, date(2025, 1, 8))
+        build_features(con, SERIES_MODEL, as_of=date(2025, 1, 8))
+        series = read_daily_series(con)
     assert set(series["series"]) == {"revenue:total", "revenue:A", "revenue:B", "units:A", "units:B"}
     assert series.groupby("series")["ds"].agg(["min", "max", "count"]).to_dict("list") == {
         "min": [pd.Timestamp("2025-01-03")] * 5, "max": [pd.Timestamp("2025-01-08")] * 5, "count": [6] * 5,
@@ -592,7 +603,8 @@ def test_inventory_demand_shares_and_daily_sigma_match_numpy() -> None:
         })
         con.register("_lines", pd.concat([lines, extra]))
         con.execute("insert into marts.fct_order_lines by name select * from _lines")
-        inventory = read_inventory_demand(con, as_of, window_days=window).set_index("product_id")
+        build_features(con, INVENTORY_MODEL, as_of=as_of)  # the window is the dbt var stockout_demand_window_days
+        inventory = read_inventory_demand(con).set_index("product_id")
     assert list(inventory.index) == ["P1", "P2", "X9"]
     assert inventory.loc["P1", "current_stock"] == 60
     assert inventory.loc["P1", "units_sold_window"] == daily.sum()

@@ -1,4 +1,5 @@
-"""Behavioural segments on hand-made and planted data in an in-memory DuckDB shaped like the marts."""
+"""Behavioural segments on hand-made and planted data in an in-memory DuckDB shaped like the marts, the features
+built by the dbt feature models (tests/dbt_features.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.segments.features import CATEGORY_LABELS_ATTR, build_segment_features
+from ml.segments.features import BEHAVIOUR_MODEL, CATEGORY_LABELS_ATTR, SHARES_MODEL, read_segment_features
 from ml.segments.model import K_RANGE, SegmentResult, assign_segments, choose_k, fit_segment_model, fit_segments
 from ml.segments.naming import FALLBACK_NAME, Candidate, assign_names, name_segments
 from ml.segments.registry import SegmentModelNotFoundError, load_segment_model, save_segment_model
+from tests.dbt_features import build_features
 
 AS_OF = date(2025, 6, 30)
 
-# Only the columns the segment code reads. int_customer_orders is a view over the lines, as in dbt.
+# Only the columns the feature models read. int_customer_orders is a view over the lines, as in dbt.
 SCHEMA_SQL = """
 create schema marts;
 create schema intermediate;
@@ -49,6 +51,12 @@ def _warehouse(customers: pd.DataFrame, lines: pd.DataFrame) -> duckdb.DuckDBPyC
     con.unregister("_customers")
     con.unregister("_lines")
     return con
+
+
+def build_segment_features(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """The segment features as of ``as_of``: the dbt feature models built on the connection's tables, then read."""
+    build_features(con, "feat_category_slugs", BEHAVIOUR_MODEL, SHARES_MODEL, as_of=as_of)
+    return read_segment_features(con)
 
 
 def _lines(rows: list[tuple[str, str | None, str, date, str, float]]) -> pd.DataFrame:

@@ -28,8 +28,8 @@ from ml.propensity import CUSTOMER_SCORES_TABLE, MODEL_RUNS_TABLE
 from ml.propensity.baseline import MODEL_SCORER
 from ml.propensity.features import FEATURE_TABLES as PROPENSITY_FEATURE_TABLES
 from ml.propensity.features import read_cutoff_plan
-from ml.segments.features import build_segment_features
-from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
+from ml.segments.features import BEHAVIOUR_MODEL, SHARES_MODEL, read_segment_features
+from ml.warehouse import FEATURES_SCHEMA, ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
@@ -204,12 +204,8 @@ def propensity_beats_rfm_baseline(warehouse: WarehouseResource) -> AssetCheckRes
 CUSTOMER_SEGMENTS_KEY = AssetKey([ML_SCHEMA, "customer_segments"])
 SEGMENT_PROFILES_KEY = AssetKey([ML_SCHEMA, "segment_profiles"])
 SEGMENT_MODEL_KEY = AssetKey([ML_SCHEMA, "segment_model"])
-SEGMENT_INPUTS = [
-    AssetKey(["marts", "dim_customers"]),
-    AssetKey(["marts", "fct_order_lines"]),
-    AssetKey(["marts", "mart_kpis"]),
-    AssetKey(["intermediate", "int_customer_orders"]),
-]
+# The feature models ml/segments/features.py reads (the as-of date is a column of the behaviour model).
+SEGMENT_INPUTS = [AssetKey([FEATURES_SCHEMA, BEHAVIOUR_MODEL]), AssetKey([FEATURES_SCHEMA, SHARES_MODEL])]
 
 
 @asset(
@@ -229,8 +225,7 @@ def segment_model(context: AssetExecutionContext, warehouse: WarehouseResource) 
     from ml.segments.registry import save_segment_model
 
     with timed(context, "ml.segment_model") as done, connect(warehouse) as con:
-        as_of = read_as_of_date(con)
-        features = build_segment_features(con, as_of)
+        features = read_segment_features(con)
         done(len(features))
         try:
             model = fit_segment_model(features)
@@ -294,9 +289,8 @@ def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseRes
             yield skipped(context, con, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
             yield skipped(context, con, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
             return
-        as_of = read_as_of_date(con)
         try:
-            result = assign_segments(model, build_segment_features(con, as_of))
+            result = assign_segments(model, read_segment_features(con))
         except InsufficientDataError as error:
             yield skipped(context, con, ["customer_segments"], error, asset_key=CUSTOMER_SEGMENTS_KEY)
             yield skipped(context, con, ["segment_profiles"], error, asset_key=SEGMENT_PROFILES_KEY)
@@ -338,16 +332,13 @@ def behavioural_segments(context: AssetExecutionContext, warehouse: WarehouseRes
 # --- order anomalies ----------------------------------------------------------------------------
 
 ORDER_ANOMALIES_KEY = AssetKey([ML_SCHEMA, "order_anomalies"])
+# What ml/anomalies/features.py reads (its FEATURES_MODEL; named here, as importing ml.anomalies loads scikit-learn).
+ANOMALY_INPUTS = [AssetKey([FEATURES_SCHEMA, "feat_anomalies__orders"])]
 
 
 @asset(
     key=ORDER_ANOMALIES_KEY,
-    deps=[
-        AssetKey(["marts", "fct_orders"]),
-        AssetKey(["marts", "fct_order_lines"]),
-        AssetKey(["marts", "dim_products"]),
-        AssetKey(["marts", "dim_customers"]),
-    ],
+    deps=ANOMALY_INPUTS,
     group_name=ML_GROUP,
     kinds={"python", "scikitlearn", "duckdb"},
     description=(

@@ -40,8 +40,17 @@ from ml.forecasting import (
     stockout_forecast,
 )
 from ml.forecasting.backtest import N_FOLDS
-from ml.forecasting.stockout import LEAD_TIME_DAYS
-from ml.warehouse import ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, table_exists
+from ml.forecasting.series import MARKETS_MODEL, SERIES_MODEL
+from ml.forecasting.stockout import INVENTORY_MODEL, LEAD_TIME_DAYS
+from ml.warehouse import (
+    FEATURES_SCHEMA,
+    ML_SCHEMA,
+    InsufficientDataError,
+    features,
+    read_as_of_date,
+    replace_table,
+    table_exists,
+)
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
@@ -55,18 +64,11 @@ MIN_FOLDS = 3  # the issue's minimum; the backtest runs N_FOLDS
 MIN_YEAR_DAYS = 365  # "a year of history": the series the published forecast must not lose to a baseline on
 COVERAGE_TARGET = (0.75, 0.85)  # the issue's target for the 80 % interval's measured coverage
 
-# The relations ml/forecasting/series.py reads (and mart_kpis for the as-of date).
-SALES_INPUTS = [
-    AssetKey(["marts", "mart_daily_sales"]),
-    AssetKey(["marts", "mart_sales_by_country"]),
-    AssetKey(["marts", "mart_kpis"]),
-]
-# ml/forecasting/stockout.py reads these besides the forecast table.
-STOCK_INPUTS = [
-    AssetKey(["marts", "mart_inventory"]),
-    AssetKey(["marts", "fct_order_lines"]),
-    AssetKey(["marts", "mart_kpis"]),
-]
+AS_OF_KEY = AssetKey([FEATURES_SCHEMA, "feat_as_of_date"])  # ml.warehouse.read_as_of_date
+# The feature models ml/forecasting/series.py reads, and the as-of date.
+SALES_INPUTS = [AssetKey([FEATURES_SCHEMA, SERIES_MODEL]), AssetKey([FEATURES_SCHEMA, MARKETS_MODEL]), AS_OF_KEY]
+# ml/forecasting/stockout.py reads this besides the forecast table, and the as-of date.
+STOCK_INPUTS = [AssetKey([FEATURES_SCHEMA, INVENTORY_MODEL]), AS_OF_KEY]
 
 
 @asset(
@@ -220,7 +222,7 @@ def stockout_forecast_asset(context: AssetExecutionContext, warehouse: Warehouse
         if not table_exists(con, FORECAST_TABLE):
             return skipped(context, con, [STOCKOUT_TABLE], InsufficientDataError("no sales forecast"))
         as_of = read_as_of_date(con)
-        inventory = read_inventory_demand(con, as_of)
+        inventory = read_inventory_demand(con)
         forecast, version = read_category_unit_forecast(con, FORECAST_TABLE)
         table = stockout_forecast(inventory, forecast, as_of, version)
         replace_table(con, STOCKOUT_TABLE, table, casts=STOCKOUT_CASTS)
@@ -456,22 +458,23 @@ def forecast_interval_coverage_measured(warehouse: WarehouseResource) -> AssetCh
     )
 
 
-@asset_check(asset=STOCKOUT_KEY, description="One row per product counted in mart_inventory, none negative.")
+@asset_check(asset=STOCKOUT_KEY, description="One row per product counted in the inventory, none negative.")
 def stockout_covers_every_counted_product(warehouse: WarehouseResource) -> AssetCheckResult:
     if (absent := absent_table(warehouse, STOCKOUT_TABLE)) is not None:
         return absent
     with connect(warehouse) as con:
+        # the products counted in the inventory: its feature model has one row per product
+        counted = int(features(con, INVENTORY_MODEL).aggregate("count(distinct product_id)").fetchall()[0][0])
         row = con.execute(
             f"""
             select
-                (select count(distinct product_id) from marts.mart_inventory),
                 count(*),
                 count(distinct product_id),
                 count(*) filter (where reorder_quantity < 0 or days_until_stockout < 0 or safety_stock < 0)
             from {ML_SCHEMA}.{STOCKOUT_TABLE}
             """
         ).fetchone()
-    counted, rows, distinct, negative = row or (0, 0, 0, 0)
+    rows, distinct, negative = row or (0, 0, 0)
     return AssetCheckResult(
         passed=rows == distinct == counted and negative == 0,
         metadata={"counted_products": counted, "rows": rows, "distinct_products": distinct, "negative": negative},
