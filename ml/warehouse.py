@@ -29,21 +29,9 @@ class InsufficientDataError(ValueError):
 ML_SCHEMA = "ml"
 # dbt's feature models (dbt_project/models/features/): the only warehouse tables ml/ reads.
 FEATURES_SCHEMA = "features"
-# SQL turning a category name into a column-safe slug ("Beauté & Soins" -> "beaute_soins"), shared by every
-# ML package that makes one column per category, so they name them alike. Accents are stripped first.
-CATEGORY_SLUG_SQL = (
-    "coalesce(nullif(trim(regexp_replace(lower(strip_accents(coalesce({col}, ''))), "
-    "'[^a-z0-9]+', '_', 'g'), '_'), ''), 'unknown')"
-)
-# The slug of every category of the order lines (null included), computed once per category: a join to this
-# costs far less than the regular expressions on every line.
-CATEGORY_SLUGS_CTE = (
-    "category_slugs as (\n"
-    f"    select category, {CATEGORY_SLUG_SQL.format(col='category')} as slug\n"
-    "    from (select distinct category from marts.fct_order_lines)\n"
-    ")"
-)
 SAFE_SLUG = re.compile(r"^[a-z0-9_]+$")
+# One feature column per category: `share_<category_slug>` (the slug from dbt's feat_category_slugs).
+SHARE_PREFIX = "share_"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 _SQL_TYPE = re.compile(r"^[a-z]+(\(\d+(,\d+)?\))?$")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 
 
 @functools.cache

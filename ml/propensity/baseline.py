@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 RFM_COLUMNS: tuple[str, ...] = ("days_since_last_order", "orders_365d", "revenue_365d")
-MISSING_DAYS = 9999.0  # "never ordered", as model.design_matrix fills it
+MISSING_DAYS = 9999.0  # "never happened" for the days_since_* columns (an is-missing flag stands beside them)
 QUINTILES = (0.2, 0.4, 0.6, 0.8)
 
 MODEL_SCORER = "propensity_model"

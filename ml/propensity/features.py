@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from ml.warehouse import FEATURES_SCHEMA, SAFE_SLUG, InsufficientDataError, features
+from ml.warehouse import FEATURES_SCHEMA, SAFE_SLUG, SHARE_PREFIX, InsufficientDataError, features
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ FEATURE_MODELS: tuple[str, ...] = (
 FEATURE_TABLES: tuple[tuple[str, str], ...] = tuple((FEATURES_SCHEMA, model) for model in FEATURE_MODELS)
 KEY = "customer_id, cutoff"
 ORDER = "cutoff, customer_id"
-SHARE_PREFIX = "share_"
 
 
 @dataclass(frozen=True)

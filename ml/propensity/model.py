@@ -38,6 +38,7 @@ from ml.progress import step
 from ml.propensity.baseline import (
     BASELINE_SCORER,
     MIN_HORIZON_DAYS,
+    MISSING_DAYS,
     MODEL_SCORER,
     RFM_COLUMNS,
     RfmBaseline,
@@ -59,7 +60,6 @@ logger = logging.getLogger(__name__)
 KEY_COLUMNS: tuple[str, ...] = ("customer_id", "cutoff")
 EXCLUDED_COLUMNS: tuple[str, ...] = ("loyalty_tier", "label")  # tier is leaky in the sample (features.py)
 CATEGORICAL_COLUMN = "country_code"
-MISSING_DAYS = 9999.0  # "never happened" for days_since_* columns, with an is-missing flag next to it
 MISSING_SUFFIX = "_missing"
 COUNTRY_PREFIX = "country_"
 UNKNOWN_COUNTRY = "unknown"

@@ -37,6 +37,7 @@ import joblib
 import sklearn
 
 from ml.propensity.model import TrainingResult
+from ml.registry_files import LATEST_FILE
 from ml.warehouse import finite_metrics
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 MODEL_FAMILY = "propensity"
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
-LATEST_FILE = "LATEST"
 FORMAT_VERSION = 1
 _VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PLAIN_TYPES = (str, int, float, bool, type(None))

@@ -22,13 +22,12 @@ import logging
 import duckdb
 import pandas as pd
 
-from ml.warehouse import SAFE_SLUG, features
+from ml.warehouse import SAFE_SLUG, SHARE_PREFIX, features
 
 logger = logging.getLogger(__name__)
 
 BEHAVIOUR_MODEL = "feat_segments__customer_behaviour"
 SHARES_MODEL = "feat_segments__category_shares"
-SHARE_PREFIX = "share_"
 CATEGORY_LABELS_ATTR = "category_labels"
 BEHAVIOUR_COLUMNS: tuple[str, ...] = ("average_order_value", "frequency", "recency_days", "return_rate")
 _OTHER_COLUMNS: tuple[str, ...] = ("revenue", "returned_revenue", "as_of_date")

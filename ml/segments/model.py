@@ -55,9 +55,9 @@ from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from ml.progress import step
-from ml.segments.features import BEHAVIOUR_COLUMNS, CATEGORY_LABELS_ATTR, SHARE_PREFIX
+from ml.segments.features import BEHAVIOUR_COLUMNS, CATEGORY_LABELS_ATTR
 from ml.segments.naming import name_segments, top_traits
-from ml.warehouse import InsufficientDataError
+from ml.warehouse import SHARE_PREFIX, InsufficientDataError
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,11 @@ import os
 import uuid
 from pathlib import Path
 
-from ml.segments.model import SegmentModel
+from ml.registry_files import LATEST_FILE
+from ml.segments.model import MODEL_FAMILY, SegmentModel
 
 logger = logging.getLogger(__name__)
 
-MODEL_FAMILY = "segments"
-LATEST_FILE = "LATEST"
 
 
 class SegmentModelNotFoundError(FileNotFoundError):

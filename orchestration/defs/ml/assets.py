@@ -29,7 +29,7 @@ from ml.propensity.baseline import MODEL_SCORER
 from ml.propensity.features import FEATURE_TABLES as PROPENSITY_FEATURE_TABLES
 from ml.propensity.features import read_cutoff_plan
 from ml.segments.features import BEHAVIOUR_MODEL, SHARES_MODEL, read_segment_features
-from ml.warehouse import FEATURES_SCHEMA, ML_SCHEMA, InsufficientDataError, read_as_of_date, replace_table, upsert_rows
+from ml.warehouse import FEATURES_SCHEMA, ML_SCHEMA, InsufficientDataError, replace_table, upsert_rows
 from orchestration.defs.ml.common import ML_GROUP, absent_table, connect, metric_metadata, skipped, timed
 from orchestration.defs.resources import WarehouseResource
 
