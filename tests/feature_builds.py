@@ -25,7 +25,13 @@ from orchestration.dbt.args import vars_arg
 from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from tests.conftest import ORDERS_HEADER, write_products
 
-FEATURES_SELECTION = "+path:models/features"
+# The propensity and CLV feature models and what they read (their tests too, the marts' included, when all of a
+# test's parents are selected: --indirect-selection cautious). Not every feature model: the forecast and stock-out
+# ones read marts (dim_date's spine) that a shop with events past its as-of date would fail.
+FEATURES_SELECTION = " ".join(f"+{model}" for model in (
+    "feat_propensity__labels", "feat_propensity__customer_cutoffs", "feat_propensity__category_shares",
+    "feat_propensity__cutoff_categories", "feat_clv__customer_summary",
+))
 COUNTRIES = {"FR": "France", "DE": "Germany", "NL": "Netherlands", "GB": "United Kingdom", "US": "United States"}
 UNKNOWN_PRODUCT = "P-UNKNOWN"  # a product missing from products.parquet: its lines have no category
 

@@ -136,13 +136,14 @@ def _customer_features(api_home: Path, built_sample: Path, tmp_path: Path) -> li
     import duckdb
 
     from ml.propensity.features import build_features
+    from ml.propensity.tables import scoring_cutoff
+    from ml.warehouse import read_as_of_date
 
     result, _ = load_model(api_home / "models")
-    copy = tmp_path / "features.duckdb"
+    copy = tmp_path / "scoring-input.duckdb"  # not features.duckdb: its catalog would shadow schema `features`
     copy.write_bytes(built_sample.read_bytes())
     with duckdb.connect(str(copy), read_only=True) as con:
-        as_of = con.execute("select max(as_of_date) from marts.mart_kpis").fetchall()[0][0]
-        features = build_features(con, [as_of])
+        features = build_features(con, [scoring_cutoff(con, read_as_of_date(con))])
     columns = ["customer_id", *[c for c in result.input_columns if c != "customer_id"]]
     frame = features[columns].head(5)
     return json.loads(frame.to_json(orient="records"))
