@@ -103,7 +103,7 @@ test: setup test-deps lint
 test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow" -x -q
-	$(BIN)/pytest -q tests/integration/test_sample_sql_build.py
+	$(BIN)/pytest -q "tests/integration/test_incremental.py::test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag"
 
 # After editing dbt models: `dbt build` of the models changed since the last build and their children, then publish.
 dev: setup

@@ -31,6 +31,9 @@ from ml.propensity.model import N_REASONS, TrainingResult, score_customers, trai
 from ml.propensity.registry import save_model
 from tests.unit.test_propensity_model import AS_OF, _make_synthetic_con
 
+# Builds feature warehouses with dbt and trains models: minutes, not seconds (README: Contributing).
+pytestmark = pytest.mark.slow
+
 SCORED_AT = datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 FIRST_DATA_ROW = {"csv": 2, "json": 1, "jsonl": 1}  # CSV: the header is line 1; JSON: record 1; JSON lines: line 1
 ROW_LABEL = {"csv": "line", "json": "record", "jsonl": "line"}

@@ -17,6 +17,9 @@ import pytest
 from ml.propensity.features import build_features, build_labels, read_cutoff_plan
 from tests.feature_builds import Shop, connect_features
 
+# Builds feature warehouses with dbt and trains models: minutes, not seconds (README: Contributing).
+pytestmark = pytest.mark.slow
+
 CUTOFF = date(2025, 6, 1)  # the evaluation cutoff of the plan below
 HORIZON = 9  # label window (dbt var propensity_horizon_days): labels in [CUTOFF, CUTOFF + 9)
 AS_OF = CUTOFF + timedelta(days=HORIZON - 1)  # the evaluation window ends on the as-of date

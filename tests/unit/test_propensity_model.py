@@ -38,6 +38,9 @@ from ml.propensity.model import (
 from ml.propensity.tables import customer_scores_table
 from tests.feature_builds import Shop, connect_features
 
+# Builds feature warehouses with dbt and trains models: minutes, not seconds (README: Contributing).
+pytestmark = pytest.mark.slow
+
 START = date(2024, 1, 1)
 AS_OF = date(2025, 12, 31)
 N_CUSTOMERS = 400

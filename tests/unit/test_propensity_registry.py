@@ -29,6 +29,9 @@ from ml.propensity.registry import (
 from orchestration.settings import Settings
 from tests.unit.test_propensity_model import AS_OF, HORIZON, _make_synthetic_con
 
+# Builds feature warehouses with dbt and trains models: minutes, not seconds (README: Contributing).
+pytestmark = pytest.mark.slow
+
 TRAINING_CUTOFFS = 2  # the minimum (one to fit, one to validate): keeps each fit to a few seconds
 TRAINED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
