@@ -112,4 +112,5 @@ def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> 
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     # What the build printed, for the tests of its summary (they share this build instead of making their own).
     (home / BUILD_OUTPUT).write_text(completed.stdout, encoding="utf-8")
+    (home / BUILD_OUTPUT).chmod(0o600)  # owner only, like everything in a home (test_private_files.py checks)
     return home / "comptoir.duckdb"
