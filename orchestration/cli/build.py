@@ -125,7 +125,8 @@ def _build_changed(settings: Settings) -> int:
     fingerprint = project_fingerprint(DBT_PROJECT_DIR)
     status = run_dbt(changed_build_args(state), settings.warehouse_path, target, settings.home / "bin")
     summary = _dbt_summary(target)
-    summaries.dbt_build(settings, summary, label="dbt build of the changed models and their children")
+    summaries.dbt_build(settings, summary, label="dbt build of the changed models and their children",
+                        quarantine_line=False)  # the quarantine is rebuilt only when its SQL changed
     if status != 0 or summary is None or not summary.success:
         print(f"Build failed; nothing was published. dbt's artifacts: {target}", file=sys.stderr)
         return 1

@@ -36,7 +36,8 @@ def raw_load(settings: Settings, sources: list[tuple[str, dict[str, object]]]) -
     print("Rejected lines: raw.load_rejects (source, source_file, line_number, raw_line, reason)")
 
 
-def dbt_build(settings: Settings, summary: RunSummary | None, label: str = "dbt build") -> None:
+def dbt_build(settings: Settings, summary: RunSummary | None, label: str = "dbt build", quarantine_line: bool = True
+              ) -> None:
     print()
     if summary is None:
         print(f"{label}: no results (it did not run, or stopped before running any node)")
@@ -46,6 +47,8 @@ def dbt_build(settings: Settings, summary: RunSummary | None, label: str = "dbt 
         print(f"  warned: {result.describe()}")
     for result in summary.failed:
         print(f"  FAILED {result.resource_type}: {result.describe()}")
+    if not quarantine_line:
+        return
     quarantine = next(
         (r for r in summary.results if r.unique_id.startswith("model.") and r.name == QUARANTINE_MODEL), None
     )
