@@ -12,14 +12,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestration.settings import PRIVATE_FILE_MODE, private_dir
+from orchestration.settings import write_private_atomically
 
 # aggregates: sales, products, segments, cohorts, forecasts, inventory, quality, and customer-level figures without
 # personal columns; customers: the personal columns (names, e-mails, cities) too; score: POST /v1/score*.
@@ -84,12 +83,8 @@ class KeyStore:
             return records
 
     def _write(self, records: dict[str, KeyRecord]) -> None:
-        private_dir(self.path.parent)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         payload = {"keys": [asdict(record) for record in records.values()]}
-        temporary.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-        os.chmod(temporary, PRIVATE_FILE_MODE)
-        os.replace(temporary, self.path)
+        write_private_atomically(self.path, json.dumps(payload, indent=1) + "\n")
 
     def create(self, name: str, scopes: list[str]) -> tuple[str, KeyRecord]:
         """A new key: (the key to hand over, shown only now; its record)."""

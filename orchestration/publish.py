@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.faults import pause_point
-from orchestration.settings import PRIVATE_FILE_MODE, private_dir
+from orchestration.settings import PRIVATE_FILE_MODE, private_dir, write_private_atomically
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,8 @@ def read_fact(published: Path) -> PublishedFact | None:
 def _write_fact(published: Published, run_id: str | None) -> PublishedFact:
     fact = PublishedFact(run_id=run_id, published_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
                          bytes=published.bytes, tables=published.tables)
-    target = fact_path(published.path)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(json.dumps(asdict(fact), indent=1) + "\n", encoding="utf-8")
-    os.chmod(temporary, PRIVATE_FILE_MODE)
-    os.replace(temporary, target)  # atomic: a watcher reads the previous fact or this one
+    # Atomic: a watcher reads the previous fact or this one.
+    write_private_atomically(fact_path(published.path), json.dumps(asdict(fact), indent=1) + "\n")
     return fact
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,21 @@ def private_dir(path: Path) -> Path:
             continue
         os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
     return path
+
+
+def write_private_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` at once (a reader sees the old content or the new, never half), owner only.
+
+    The temporary file is unique to this write, so two processes writing the same file never share one.
+    """
+    private_dir(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.chmod(temporary, PRIVATE_FILE_MODE)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def private_home(home: Path) -> Path:
