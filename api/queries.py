@@ -2,8 +2,8 @@
 
 Sums of money are rounded to the cent once, as the marts round them (``cast(round(x, 2) as decimal(38, 2))``,
 dbt_project/macros/money.sql); ratios are cast to DECIMAL(9,4) as the marts' ``exact_ratio`` does.
-The KPI figures are the Overview dashboard's: its dataset (superset/assets/datasets/comptoir/sales_lines.yaml:
-order lines with the buyer's country) and metrics (superset/metrics.yaml), and the conversion rate from
+The KPI figures are the Overview dashboard's: its datasets (the serving marts mart_serving_sales_daily and
+mart_serving_sale_orders) and metrics (superset/metrics.yaml and the datasets' YAML), and the conversion rate from
 ``mart_kpis_monthly`` over the months whose first day falls in the range, as its chart filters them.
 """
 
@@ -27,20 +27,18 @@ RATIO = "cast(case when ({1}) <> 0 then cast(({0}) as decimal(38, 10)) / ({1}) e
 LOCAL_TIME = "strftime({}, '%Y-%m-%dT%H:%M:%S')"
 MONEY_RATIO = "cast(case when ({1}) <> 0 then ({0}) / ({1}) end as decimal(38, 2))"
 
-# Order lines with the buyer's country, as the dashboards' sales_lines dataset joins them (guests: 'Unknown').
-_LINES = """
-    from marts.fct_order_lines as lines
-    left join marts.dim_customers as customers on customers.customer_id = lines.customer_id
-"""
-_COUNTRY = "coalesce(customers.country_name, 'Unknown')"
-_LINE_FILTERS = f"""
-    lines.order_date between ? and ?
-    and (cast(? as varchar) is null or {_COUNTRY} = ? or customers.country_code = upper(?))
-    and (cast(? as varchar) is null or lines.category = ?)
+# The serving marts (dbt_project/models/marts/serving, DECISIONS.md "Serving marts") that the dashboards read:
+# completed sales per day x country x category, per day x country x product, and sale orders x category x buyer
+# (distinct orders and customers stay exact under any filter). Filters: a date range, a country by name or ISO
+# code, a category.
+_SERVING_FILTERS = """
+    order_date between ? and ?
+    and (cast(? as varchar) is null or country_name = ? or country_code = upper(?))
+    and (cast(? as varchar) is null or category = ?)
 """
 
 
-def _line_params(start: date, end: date, country: str | None, category: str | None) -> list[Any]:
+def _serving_params(start: date, end: date, country: str | None, category: str | None) -> list[Any]:
     return [start, end, country, country, country, category, category]
 
 
@@ -51,21 +49,28 @@ def as_of_date(snapshot: Snapshot) -> date | None:
 
 def kpi_figures(snapshot: Snapshot, start: date, end: date, country: str | None, category: str | None
                 ) -> dict[str, Any]:
-    revenue = "sum(case when lines.is_sale then lines.revenue else 0 end)"
-    orders = "count(distinct case when lines.is_sale then lines.order_id end)"
-    margin = "sum(case when lines.is_sale and lines.has_cost then lines.margin else 0 end)"
-    costed = "sum(case when lines.is_sale and lines.has_cost then lines.revenue else 0 end)"
+    params = _serving_params(start, end, country, category)
     sales = snapshot.one(f"""
-        select
-            {CENTS.format(f"coalesce({revenue}, 0)")} as revenue,
-            {orders} as orders,
-            count(distinct case when lines.is_sale and not lines.is_guest and not lines.is_unknown_customer
-                then lines.customer_id end) as customers,
-            {MONEY_RATIO.format(CENTS.format(revenue), orders)} as average_order_value,
-            {RATIO.format(margin, costed)} as margin_pct
-        {_LINES}
-        where {_LINE_FILTERS}
-    """, _line_params(start, end, country, category)) or {}
+        with sums as (
+            select
+                {CENTS.format("coalesce(sum(revenue), 0)")} as revenue,
+                coalesce(sum(margin), 0) as margin,
+                coalesce(sum(costed_revenue), 0) as costed_revenue
+            from marts.mart_serving_sales_daily
+            where {_SERVING_FILTERS}
+        ),
+        counts as (
+            select
+                count(distinct order_id) as orders,
+                count(distinct case when is_known_customer then customer_id end) as customers
+            from marts.mart_serving_sale_orders
+            where {_SERVING_FILTERS}
+        )
+        select sums.revenue, counts.orders, counts.customers,
+            {MONEY_RATIO.format("sums.revenue", "counts.orders")} as average_order_value,
+            {RATIO.format("sums.margin", "sums.costed_revenue")} as margin_pct
+        from sums cross join counts
+    """, params + params) or {}
     web = snapshot.one(f"""
         select {RATIO.format("sum(converted_sessions)", "sum(sessions)")} as conversion_rate
         from marts.mart_kpis_monthly
@@ -138,46 +143,44 @@ def top_products(snapshot: Snapshot, n: int, by: str, start: date, end: date, ca
                  ) -> list[dict[str, Any]]:
     order = TOP_PRODUCT_ORDER[by]  # a fixed column name from the enum, never the caller's text
     return snapshot.rows(f"""
-        with lines as (
-            select product_id, any_value(category) as category,
-                {CENTS.format("sum(revenue)")} as revenue, sum(quantity) as units,
-                {CENTS.format("sum(case when has_cost then revenue else 0 end)")} as costed_revenue,
-                {CENTS.format("sum(case when has_cost then cost else 0 end)")} as cost
-            from marts.fct_order_lines
-            where is_sale and order_date between ? and ? and (cast(? as varchar) is null or category = ?)
+        with sales as (
+            select product_id, any_value(product_name) as product_name, any_value(category) as category,
+                any_value(brand) as brand, {CENTS.format("sum(revenue)")} as revenue,
+                cast(sum(units) as bigint) as units, {CENTS.format("sum(costed_revenue)")} as costed_revenue,
+                {CENTS.format("sum(margin)")} as margin
+            from marts.mart_serving_product_sales_daily
+            where {_SERVING_FILTERS}
             group by product_id
-        ),
-        sales as (
-            select *, costed_revenue - cost as margin from lines
         )
-        select row_number() over (order by sales.{order} desc, sales.product_id) as rank,
-            sales.product_id, products.product_name, sales.category, products.brand, sales.revenue, sales.units,
-            sales.margin, {RATIO.format("sales.margin", "sales.costed_revenue")} as margin_pct
+        select row_number() over (order by {order} desc, product_id) as rank, product_id, product_name,
+            category, brand, revenue, units, margin, {RATIO.format("margin", "costed_revenue")} as margin_pct
         from sales
-        left join marts.dim_products as products on products.product_id = sales.product_id
         order by rank
         limit ?
-    """, [start, end, category, category, n])
+    """, [*_serving_params(start, end, None, category), n])
 
 
 def top_customers(snapshot: Snapshot, n: int, start: date, end: date, country: str | None
                   ) -> list[dict[str, Any]]:
     return snapshot.rows(f"""
         with sales as (
-            select lines.customer_id, {CENTS.format("sum(lines.revenue)")} as revenue,
-                count(distinct lines.order_id) as orders
-            {_LINES}
-            where lines.is_sale and not lines.is_guest and not lines.is_unknown_customer and {_LINE_FILTERS}
-            group by lines.customer_id
+            select customer_id, {CENTS.format("sum(revenue)")} as revenue, count(distinct order_id) as orders
+            from marts.mart_serving_sale_orders
+            where is_known_customer and {_SERVING_FILTERS}
+            group by customer_id
+        ),
+        ranked as (
+            select row_number() over (order by revenue desc, customer_id) as rank, customer_id, revenue, orders
+            from sales
+            order by rank
+            limit ?
         )
-        select row_number() over (order by sales.revenue desc, sales.customer_id) as rank,
-            sales.customer_id, customers.country_name, customers.loyalty_tier, sales.revenue, sales.orders,
-            customers.customer_name, customers.email
-        from sales
-        left join marts.dim_customers as customers on customers.customer_id = sales.customer_id
-        order by rank
-        limit ?
-    """, [*_line_params(start, end, country, None), n])
+        select ranked.rank, ranked.customer_id, customers.country_name, customers.loyalty_tier, ranked.revenue,
+            ranked.orders, customers.customer_name, customers.email
+        from ranked
+        left join marts.dim_customers as customers on customers.customer_id = ranked.customer_id
+        order by ranked.rank
+    """, [*_serving_params(start, end, country, None), n])
 
 
 def customer(snapshot: Snapshot, customer_id: str) -> dict[str, Any] | None:

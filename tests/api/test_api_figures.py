@@ -45,23 +45,32 @@ def _dataset(name: str) -> dict[str, Any]:
     return yaml.safe_load((ASSETS / "datasets" / "comptoir" / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
-def _metric(name: str, dataset: dict[str, Any]) -> str:
+def _relation(dataset: dict[str, Any]) -> str:
+    """What a dataset reads: its SQL (a virtual dataset) or its table."""
+    return f"({dataset['sql']})" if dataset.get("sql") else f"{dataset['schema']}.{dataset['table_name']}"
+
+
+def _metric(con: Any, name: str, dataset: dict[str, Any]) -> str:
     """A metric's expression as the dashboard uses it: the dataset's own, else the first metrics.yaml variant
     whose columns the dataset has (as `comptoir superset sync` chooses)."""
     for metric in dataset.get("metrics", []):
         if metric["metric_name"] == name:
             return str(metric["expression"])
+    columns = {row[0] for row in con.execute(f"select * from {_relation(dataset)} as source limit 0").description}
     shared = yaml.safe_load((REPO_ROOT / "superset" / "metrics.yaml").read_text(encoding="utf-8"))["metrics"]
-    columns = {"revenue", "is_sale", "order_id", "margin", "has_cost", "customer_id", "quantity"}  # sales_lines
     for metric in shared:
         if metric["metric_name"] == name:
             return next(v["expression"] for v in metric["variants"] if set(v["requires"]) <= columns)
     raise KeyError(name)
 
 
+# The Overview dashboard's big numbers: KPI -> (chart file, its saved metric)
+OVERVIEW_CHARTS = {"revenue": "overview_revenue", "orders": "overview_orders", "customers": "overview_customers",
+                   "average_order_value": "overview_aov", "margin_pct": "overview_margin_pct"}
+
+
 def _dashboard_kpis(con: Any, start: str, end: str, country: str | None, category: str | None) -> dict[str, Any]:
-    lines = _dataset("sales_lines")
-    monthly = _dataset("mart_kpis_monthly")
+    """Each Overview big number computed from its chart's dataset and metric, with the dashboard's filters."""
     after = (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     where = "order_date >= ? and order_date < ?"
     params: list[Any] = [start, after]
@@ -71,15 +80,40 @@ def _dashboard_kpis(con: Any, start: str, end: str, country: str | None, categor
     if category:
         where += " and category = ?"
         params.append(category)
-    names = ("revenue", "orders", "customers", "average_order_value", "margin_pct")
-    select = ", ".join(f"{_metric(name, lines)} as {name}" for name in names)
-    row = con.execute(f"select {select} from ({lines['sql']}) as sales_lines where {where}", params).fetchall()[0]
-    figures = dict(zip(names, row, strict=True))
-    conversion = _metric("conversion_rate", monthly)
+    figures: dict[str, Any] = {}
+    for name, chart_file in OVERVIEW_CHARTS.items():
+        chart = yaml.safe_load((ASSETS / "charts" / f"{chart_file}.yaml").read_text(encoding="utf-8"))
+        assert chart["params"]["metric"] == name, chart_file
+        dataset = _dataset(chart["dataset"])
+        expression = _metric(con, name, dataset)
+        figures[name] = con.execute(f"select {expression} from {_relation(dataset)} as source where {where}",
+                                    params).fetchall()[0][0]
+    monthly = _dataset("mart_kpis_monthly")
+    conversion = _metric(con, "conversion_rate", monthly)
     figures["conversion_rate"] = con.execute(
         f"select {conversion} from marts.mart_kpis_monthly where month_start >= ? and month_start < ?",
         [start, after]).fetchall()[0][0]
     return figures
+
+
+def _line_kpis(con: Any, start: str, end: str, country: str | None, category: str | None) -> dict[str, Any]:
+    """The same figures from the order lines themselves (fct_order_lines and the buyer's country)."""
+    where = "lines.is_sale and lines.order_date between ? and ?"
+    params: list[Any] = [start, end]
+    if country:
+        where += " and coalesce(customers.country_name, 'Unknown') = ?"
+        params.append(country)
+    if category:
+        where += " and lines.category = ?"
+        params.append(category)
+    row = con.execute(f"""
+        select sum(lines.revenue), count(distinct lines.order_id),
+            count(distinct case when not lines.is_guest and not lines.is_unknown_customer then lines.customer_id end)
+        from marts.fct_order_lines as lines
+        left join marts.dim_customers as customers on customers.customer_id = lines.customer_id
+        where {where}
+    """, params).fetchall()[0]
+    return dict(zip(("revenue", "orders", "customers"), row, strict=True))
 
 
 def _close(api: Any, expected: Any, places: int) -> bool:
@@ -97,6 +131,10 @@ def test_kpis_equal_the_overview_dashboard(client: TestClient, api_keys: dict[st
                                    filters.get("category"))
         assert Decimal(figures["revenue"]) == Decimal(str(expected["revenue"])).quantize(Decimal("0.01"))
         assert figures["orders"] == expected["orders"] and figures["customers"] == expected["customers"]
+        lines = _line_kpis(marts, body[period]["from"], body[period]["to"], filters.get("country"),
+                           filters.get("category"))
+        assert Decimal(figures["revenue"]) == Decimal(str(lines["revenue"] or 0)).quantize(Decimal("0.01"))
+        assert (figures["orders"], figures["customers"]) == (lines["orders"], lines["customers"])
         assert _close(figures["average_order_value"], expected["average_order_value"], 2), (figures, expected)
         assert _close(figures["margin_pct"], expected["margin_pct"], 4), (figures, expected)
         assert _close(figures["conversion_rate"], expected["conversion_rate"], 4), (figures, expected)
