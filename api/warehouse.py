@@ -7,15 +7,20 @@ sees the new file. A version no request holds any more is closed.
 
 Each version is an in-memory DuckDB database that ATTACHes the file read-only: ``duckdb.connect(path)`` would
 hand back the database already open for that path (DuckDB caches instances by path), that is the old file's.
+
+A published file never changes (a build publishes a new one), so each version keeps the results of the queries
+it answered, keyed by SQL and parameters (bounded, least recently used first out): the dashboards' default
+ranges and a CRM asking for the same KPIs again cost a dictionary look-up. The next version starts empty.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,38 @@ log = logging.getLogger(__name__)
 CATALOG = "comptoir"
 # Per version: a small memory budget and few threads, the API's queries read marts at their grain.
 VERSION_CONFIG = {"memory_limit": "1GB", "threads": "2"}
+# Per version: results kept, and the largest result kept (an order-search page is at most 501 rows).
+CACHED_RESULTS = 4096
+CACHED_ROWS_MAX = 1000
+
+Rows = list[dict[str, Any]]
+
+
+class ResultCache:
+    """Query results of one published version, least recently used out first; safe across request threads."""
+
+    def __init__(self, capacity: int = CACHED_RESULTS, max_rows: int = CACHED_ROWS_MAX) -> None:
+        self.capacity = capacity
+        self.max_rows = max_rows
+        self._results: OrderedDict[tuple[str, tuple[Any, ...]], Rows] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, tuple[Any, ...]]) -> Rows | None:
+        with self._lock:
+            found = self._results.get(key)
+            if found is not None:
+                self._results.move_to_end(key)
+        # callers may change the dicts they get (e.g. strip personal columns): hand out copies
+        return None if found is None else [dict(row) for row in found]
+
+    def put(self, key: tuple[str, tuple[Any, ...]], rows: Rows) -> None:
+        if self.capacity == 0 or len(rows) > self.max_rows:
+            return
+        with self._lock:
+            self._results[key] = [dict(row) for row in rows]
+            self._results.move_to_end(key)
+            while len(self._results) > self.capacity:
+                self._results.popitem(last=False)
 
 
 class NotPublishedError(RuntimeError):
@@ -39,6 +76,7 @@ class _Version:
     stamp: tuple[int, int, int | None]
     database: duckdb.DuckDBPyConnection
     fact: PublishedFact | None
+    cache: ResultCache = field(default_factory=ResultCache)
     users: int = 0
     retired: bool = False
 
@@ -46,15 +84,23 @@ class _Version:
 class Snapshot:
     """One request's view of the warehouse: a cursor on one published version."""
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, fact: PublishedFact | None) -> None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, fact: PublishedFact | None,
+                 cache: ResultCache | None = None) -> None:
         self.cursor = cursor
         self.fact = fact
+        self.cache = cache or ResultCache(capacity=0)
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """The query's rows as dicts; values are bound parameters, never formatted into the SQL."""
+        key = (sql, tuple(params))
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
         result = self.cursor.execute(sql, list(params))
         columns = [column[0] for column in result.description or []]
-        return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        found = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        self.cache.put(key, found)
+        return found
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -128,7 +174,7 @@ class PublishedWarehouse:
             raise
         try:
             cursor.execute(f"use {CATALOG}")
-            yield Snapshot(cursor, current.fact)
+            yield Snapshot(cursor, current.fact, current.cache)
         finally:
             cursor.close()
             self._release(current)

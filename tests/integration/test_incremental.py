@@ -316,7 +316,8 @@ def test_the_second_build_was_incremental(builds: Builds) -> None:
         for table in ("staging.base_shop__orders", "staging.base_shop__web_sessions",
                       "staging.base_shop__email_events", "staging.base_shop__customers",
                       "marts.fct_order_lines", "marts.fct_orders", "intermediate.int_customer_orders",
-                      "marts.mart_daily_sales"):
+                      "marts.mart_daily_sales", "marts.mart_serving_sales_daily",
+                      "marts.mart_serving_product_sales_daily", "marts.mart_serving_sale_orders"):
             kept, refreshed, total = con.execute(f"""
                 select count(*) filter (where refreshed_at = ?), count(*) filter (where refreshed_at > ?), count(*)
                 from {table}""", [builds.history_marker, builds.history_marker]).fetchone()
