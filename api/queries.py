@@ -265,7 +265,7 @@ def search_orders(snapshot: Snapshot, filters: dict[str, Any], after: tuple[date
         filters.get("customer"), filters.get("customer"),
         filters.get("status"), filters.get("status"),
         filters.get("product"), filters.get("product"),
-        country, country, country,
+        country, country, country, country,
         filters.get("date_from"), filters.get("date_from"),
         filters.get("date_to"), filters.get("date_to"),
         filters.get("min_total"), filters.get("min_total"),
@@ -276,29 +276,39 @@ def search_orders(snapshot: Snapshot, filters: dict[str, Any], after: tuple[date
     if after is not None:
         keyset = "and (orders.order_date < ? or (orders.order_date = ? and orders.order_id < ?))"
         params += [after[0], after[0], after[1]]
+    # The page is chosen on fct_orders alone (a country is matched through its customers), and only the page's
+    # rows are joined to dim_customers for their country: a join of every order would cost the whole table.
     return snapshot.rows(f"""
-        select orders.order_id, orders.customer_id, {LOCAL_TIME.format("orders.ordered_at")} as ordered_at,
-            orders.order_date, orders.order_status,
-            orders.lines, orders.units, {CENTS.format("orders.revenue")} as revenue,
-            {CENTS.format("orders.gross_revenue")} as gross_revenue,
-            case when orders.customer_id is null then 'Unknown' else customers.country_name end as country_name
-        from marts.fct_orders as orders
-        left join marts.dim_customers as customers on customers.customer_id = orders.customer_id
-        where (cast(? as varchar) is null or orders.customer_id = ?)
-            and (cast(? as varchar) is null or orders.order_status = ?)
-            and (cast(? as varchar) is null or orders.order_id in (
-                select order_id from marts.fct_order_lines where product_id = ?))
-            and (cast(? as varchar) is null
-                or coalesce(customers.country_name, 'Unknown') = ? or customers.country_code = upper(?))
-            and (cast(? as date) is null or orders.order_date >= ?)
-            and (cast(? as date) is null or orders.order_date <= ?)
-            and (cast(? as decimal(18, 2)) is null or orders.gross_revenue >= ?)
-            and (cast(? as decimal(18, 2)) is null or orders.gross_revenue <= ?)
-            and (cast(? as varchar) is null or contains(lower(orders.order_id), lower(?))
-                or contains(lower(coalesce(orders.customer_id, '')), lower(?)))
-            {keyset}
-        order by orders.order_date desc, orders.order_id desc
-        limit ?
+        with page as (
+            select orders.order_id, orders.customer_id, orders.ordered_at, orders.order_date, orders.order_status,
+                orders.lines, orders.units, orders.revenue, orders.gross_revenue
+            from marts.fct_orders as orders
+            where (cast(? as varchar) is null or orders.customer_id = ?)
+                and (cast(? as varchar) is null or orders.order_status = ?)
+                and (cast(? as varchar) is null or orders.order_id in (
+                    select order_id from marts.fct_order_lines where product_id = ?))
+                and (cast(? as varchar) is null
+                    or (orders.customer_id is null and ? = 'Unknown')
+                    or orders.customer_id in (
+                        select customer_id from marts.dim_customers
+                        where coalesce(country_name, 'Unknown') = ? or country_code = upper(?)))
+                and (cast(? as date) is null or orders.order_date >= ?)
+                and (cast(? as date) is null or orders.order_date <= ?)
+                and (cast(? as decimal(18, 2)) is null or orders.gross_revenue >= ?)
+                and (cast(? as decimal(18, 2)) is null or orders.gross_revenue <= ?)
+                and (cast(? as varchar) is null or contains(lower(orders.order_id), lower(?))
+                    or contains(lower(coalesce(orders.customer_id, '')), lower(?)))
+                {keyset}
+            order by orders.order_date desc, orders.order_id desc
+            limit ?
+        )
+        select page.order_id, page.customer_id, {LOCAL_TIME.format("page.ordered_at")} as ordered_at,
+            page.order_date, page.order_status, page.lines, page.units, {CENTS.format("page.revenue")} as revenue,
+            {CENTS.format("page.gross_revenue")} as gross_revenue,
+            case when page.customer_id is null then 'Unknown' else customers.country_name end as country_name
+        from page
+        left join marts.dim_customers as customers on customers.customer_id = page.customer_id
+        order by page.order_date desc, page.order_id desc
     """, [*params, limit + 1])
 
 

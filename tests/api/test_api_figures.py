@@ -259,3 +259,46 @@ def test_forecasts_and_stockouts_equal_the_ml_tables(client: TestClient, api_key
     assert len(forecast["points"]) == count
     stockouts = _get(client, api_keys["aggregates"], "/v1/inventory/stockouts", {"n": 1000})
     assert len(stockouts) == marts.execute("select count(*) from ml.stockout_forecast").fetchall()[0][0]
+
+
+SEARCHES = [
+    {"country": "France", "from": "2025-01-01", "to": "2025-03-31"},
+    {"country": "Unknown", "status": "completed"},
+    {"country": "de", "min_total": "50", "max_total": "120.5"},
+    {"q": "c0001", "from": "2024-01-01"},
+]
+
+
+@pytest.mark.parametrize("filters", SEARCHES, ids=lambda f: "-".join(f))
+def test_order_search_equals_sql_on_the_orders(client: TestClient, api_keys: dict[str, str], marts: Any,
+                                               filters: dict[str, str]) -> None:
+    """Every page of a search, put together, is what plain SQL over fct_orders and the buyer's country finds."""
+    found: list[str] = []
+    params: dict[str, Any] = {**filters, "limit": 500}
+    while True:
+        page = _get(client, api_keys["customers"], "/v1/orders/search", params)
+        found += [order["order_id"] for order in page["orders"]]
+        if page["next"] is None:
+            break
+        params = {**filters, "limit": 500, "cursor": page["next"]}
+    where, values = ["true"], []
+    if "country" in filters:
+        where.append("(coalesce(customers.country_name, 'Unknown') = ? or customers.country_code = upper(?))")
+        values += [filters["country"]] * 2
+    if "status" in filters:
+        where.append("orders.order_status = ?")
+        values.append(filters["status"])
+    for key, condition in (("from", "orders.order_date >= ?"), ("to", "orders.order_date <= ?"),
+                           ("min_total", "orders.gross_revenue >= ?"), ("max_total", "orders.gross_revenue <= ?")):
+        if key in filters:
+            where.append(condition)
+            values.append(filters[key])
+    if "q" in filters:
+        where.append("(lower(orders.order_id) like ? or lower(coalesce(orders.customer_id, '')) like ?)")
+        values += [f"%{filters['q'].lower()}%"] * 2
+    expected = [row[0] for row in marts.execute(f"""
+        select orders.order_id from marts.fct_orders as orders
+        left join marts.dim_customers as customers on customers.customer_id = orders.customer_id
+        where {' and '.join(where)}
+        order by orders.order_date desc, orders.order_id desc""", values).fetchall()]
+    assert found == expected and len(expected) > 0
