@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -446,6 +447,67 @@ def test_dashboard_figures_equal_independent_sql(superset: Superset) -> None:
         # Inventory: products out of stock in every warehouse
         assert chart_rows.value("inventory_out_of_stock") == sql(
             "select count(distinct product_id) from marts.mart_inventory where product_stock = 0")[0][0]
+
+
+LINES_2025 = """
+    from marts.fct_order_lines as lines
+    left join marts.dim_customers as customers on customers.customer_id = lines.customer_id
+    left join marts.dim_products as products on products.product_id = lines.product_id
+    where lines.is_sale and lines.order_date >= date '2025-01-01' and lines.order_date < date '2026-01-01'
+"""
+KNOWN = "case when not lines.is_guest and not lines.is_unknown_customer then lines.customer_id end"
+
+
+def _month(value: Any) -> str:
+    """A time-series chart's x value (epoch milliseconds, or ISO text) as YYYY-MM."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC).strftime("%Y-%m")
+    return str(value)[:7]
+
+
+def test_charts_on_the_serving_marts_equal_the_order_lines(superset: Superset) -> None:
+    """The sales charts read serving marts (DECISIONS.md "Serving marts"); with the dashboards' filters their
+    figures are those of the order lines themselves, distinct orders and customers included."""
+    chart_rows = ChartRows(superset.client())
+    france_books = [{"col": "country_name", "op": "IN", "val": ["France"]},
+                    {"col": "category", "op": "IN", "val": ["Books", "Electronics"]}]
+    with duckdb.connect(str(superset.published), read_only=True) as con:
+        def sql(query: str) -> list[tuple[Any, ...]]:
+            return con.execute(query).fetchall()
+
+        # Overview big numbers for one country and two categories (an order in both counts once)
+        (revenue, orders, customers), = sql(f"""
+            select sum(lines.revenue), count(distinct lines.order_id), count(distinct {KNOWN}) {LINES_2025}
+              and coalesce(customers.country_name, 'Unknown') = 'France'
+              and lines.category in ('Books', 'Electronics')""")
+        figures = {name: next(iter(chart_rows(f"overview_{name}", YEAR_2025, france_books)[0].values()))
+                   for name in ("revenue", "orders", "customers", "aov")}
+        assert (figures["orders"], figures["customers"]) == (orders, customers)
+        assert float(figures["revenue"]) == pytest.approx(float(revenue), abs=0.005)
+        assert float(figures["aov"]) == pytest.approx(float(revenue) / orders, abs=0.005)
+
+        # Countries table: orders, customers and AOV per country over 2025
+        table = {row["country_name"]: (row["orders"], row["customers"], float(row["revenue"]))
+                 for row in chart_rows("countries_table", YEAR_2025)}
+        expected = {country: (o, c, float(r)) for country, o, c, r in sql(f"""
+            select coalesce(customers.country_name, 'Unknown'), count(distinct lines.order_id),
+                count(distinct {KNOWN}), sum(lines.revenue) {LINES_2025} group by 1""")}
+        assert table.keys() == expected.keys()
+        for country, (o, c, r) in expected.items():
+            assert table[country][:2] == (o, c), country
+            assert table[country][2] == pytest.approx(r, abs=0.005), country
+
+        # Trends: sale orders per month of 2025
+        monthly = {_month(row["order_date"]): row["orders"] for row in chart_rows("trends_monthly_orders", YEAR_2025)}
+        assert monthly == {month: n for month, n in sql(f"""
+            select strftime(lines.order_date, '%Y-%m'), count(distinct lines.order_id) {LINES_2025} group by 1""")}
+
+        # Products: units and the lowest and highest price paid per product in 2025
+        prices = {row["product_name"]: (row["units"], float(row["min_unit_price"]), float(row["max_unit_price"]))
+                  for row in chart_rows("products_prices", YEAR_2025)}
+        assert prices == {name: (units, float(low), float(high)) for name, units, low, high in sql(f"""
+            select products.product_name, sum(lines.quantity), min(lines.unit_price), max(lines.unit_price)
+            {LINES_2025} group by 1""")}
 
 
 def test_datasets_carry_dbt_descriptions_and_metrics_and_no_personal_column(superset: Superset) -> None:
