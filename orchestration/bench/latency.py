@@ -375,7 +375,11 @@ def measure_batch(url: str, key: str, csv_file: Path, rows: int, repeats: int) -
     with httpx.Client(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT) as client:
         for attempt in range(repeats + 1):
             started = time.perf_counter()
-            response = client.post("/v1/score/batch", content=body)
+            try:
+                response = client.post("/v1/score/batch", content=body)
+            except httpx.HTTPError as error:
+                errors.append(f"{type(error).__name__}: {error}")
+                continue
             elapsed = time.perf_counter() - started
             scored = response.json().get("scored_rows") if response.is_success else None
             if scored != rows:
