@@ -400,6 +400,7 @@ def measure_api(home: Path, work: Path, *, requests: int = REQUESTS_PER_ENDPOINT
     from api.keys import KeyStore
 
     started = time.perf_counter()
+    load_average = os.getloadavg()[0]  # other work on the machine shows in every figure: say how much there was
     private_dir(work)
     values = read_values(home / PUBLISHED_DIR / WAREHOUSE_FILE)
     requests_list = api_requests(values)
@@ -418,7 +419,7 @@ def measure_api(home: Path, work: Path, *, requests: int = REQUESTS_PER_ENDPOINT
         "clients": clients, "requests_per_endpoint": requests, "values": {**asdict(values),
                                                                            "as_of": values.as_of.isoformat()},
         "endpoints": endpoints, "kpis_requests_per_second": kpis.get("requests_per_second"),
-        "score_batch": batch, "seconds": time.perf_counter() - started,
+        "score_batch": batch, "seconds": time.perf_counter() - started, "load_average": load_average,
     }
 
 
@@ -531,6 +532,7 @@ class SupersetSession:
         from orchestration.superset.sync import sync
 
         started = time.perf_counter()
+        load_average = os.getloadavg()[0]
         admin, viewer = server.admin_credential(self.home), server.viewer_credential(self.home)
         synced = sync(self.url, admin.username, admin.password, published_path=published,
                       viewer_password=viewer.password)
@@ -544,7 +546,7 @@ class SupersetSession:
                  summary["p50_ms"] or math.nan, summary["p95_ms"] or math.nan, summary["max_ms"] or math.nan,
                  summary["errors"], ", ".join(f"{s['name']} {s['seconds']:.2f}s" for s in summary["slowest"]))
         return {**summary, "rounds": rounds, "as_of": synced.as_of, "sync_seconds": synced.seconds,
-                "seconds": time.perf_counter() - started,
+                "seconds": time.perf_counter() - started, "load_average": load_average,
                 "per_chart": [asdict(sample) for sample in samples]}
 
 

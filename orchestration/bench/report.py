@@ -156,6 +156,12 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
 
+def _load(measured: dict[str, Any]) -> str:
+    """The machine's 1-minute load average when a latency measure started, when recorded."""
+    value = measured.get("load_average")
+    return "" if value is None else f", load average {value:.1f} at the start"
+
+
 def _mark(ok: bool) -> str:
     return "✓" if ok else "✗"
 
@@ -218,7 +224,7 @@ def api_latency_rows(results: list[dict[str, Any]]) -> list[str]:
     rows = next((b.get("rows") for b in batches if b.get("rows")), 10_000)
     lines.append(f"| `POST /v1/score/batch`, {rows:,} rows (median) | " + " | ".join(
         f"{_seconds(b.get('median_seconds'))} | {b.get('errors', '-')}" for b in batches) + " |")
-    took = ", ".join(f"{_s(api.get('seconds'))} ({size})" for size, api in measured.items())
+    took = ", ".join(f"{_s(api.get('seconds'))} ({size}{_load(api)})" for size, api in measured.items())
     lines += ["", f"Measured in {took} (server start, warm-up, every endpoint, the batch).", "",
               f"| goal (set for {GOAL_SIZE} order lines) | " + " | ".join(sizes) + " |",
               "|---|" + "---|" * len(sizes)]
@@ -254,7 +260,7 @@ def chart_latency_rows(results: list[dict[str, Any]]) -> list[str]:
         slowest = "; ".join(f"{s['name']} ({s['dashboard']}) {s['seconds']:.2f} s" for s in charts["slowest"])
         lines.append(f"| {size} | {charts['dashboards']} | {charts['charts']} | {charts['requests']} | "
                      f"{_ms(charts['p50_ms'], 0)} ms | {_ms(charts['p95_ms'], 0)} ms | {_ms(charts['max_ms'], 0)} ms | "
-                     f"{charts['errors']} | {slowest} | {_s(charts.get('seconds'))} |")
+                     f"{charts['errors']} | {slowest} | {_s(charts.get('seconds'))}{_load(charts)} |")
     answered = {size: c for size, c in measured.items() if c.get("p95_ms") is not None}
     if answered:
         lines += ["", f"| goal (set for {GOAL_SIZE} order lines) | " + " | ".join(answered) + " |",

@@ -133,7 +133,7 @@ def _result(size: str, api: dict | None, charts: dict | None) -> dict:
 
 
 def test_the_report_renders_the_latency_tables_and_their_goals() -> None:
-    api = {"clients": 16, "requests_per_endpoint": 400, "seconds": 30.0,
+    api = {"clients": 16, "requests_per_endpoint": 400, "seconds": 30.0, "load_average": 0.23,
            "endpoints": [_endpoint("GET /v1/health", 4.0), _endpoint(KPIS, 31.0, rps=620.0),
                          _endpoint("GET /v1/orders/search (free text)", 73.5, errors=2)],
            "kpis_requests_per_second": 620.0,
@@ -158,5 +158,9 @@ def test_the_report_renders_the_latency_tables_and_their_goals() -> None:
     sample_only = render([_result("sample", api, charts)], repeat=1, seconds=1.0)
     assert "| goal (set for 10M order lines) | sample |" in sample_only
     assert "10M was not measured in this run" in sample_only
+    assert "Measured in 30.0 s (10M, load average 0.2 at the start)" in text
+    failed = render([_result("sample", api, {"error": "/x/.venv-bi/bin/superset is missing"})], repeat=1,
+                    seconds=1.0)
+    assert "| sample | not measured: /x/.venv-bi/bin/superset is missing |" in failed
     without = render([_result("sample", None, None)], repeat=1, seconds=1.0)
     assert "## API latency" not in without and "## Dashboard chart latency" not in without
