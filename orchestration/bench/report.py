@@ -136,6 +136,144 @@ def scoring_rows(scoring: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# The latency goals (issue 12), all set for 10 M order lines; smaller sizes are marked against them for reference.
+GOAL_SIZE = "10M"
+API_P95_MS = 50.0
+KPIS_PER_SECOND = 500.0
+BATCH_SECONDS = 2.0
+CHART_P95_MS = 200.0
+
+
+def _ms(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} req/s"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _load(measured: dict[str, Any]) -> str:
+    """The machine's 1-minute load average when a latency measure started, when recorded."""
+    value = measured.get("load_average")
+    return "" if value is None else f", load average {value:.1f} at the start"
+
+
+def _mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def _goal_note(sizes: list[str]) -> list[str]:
+    if GOAL_SIZE in sizes:
+        return []
+    return ["", f"The goals are set for {GOAL_SIZE} order lines; {GOAL_SIZE} was not measured in this run, so the "
+            f"marks above hold the {', '.join(sizes)} figures against the same thresholds, for reference only."]
+
+
+def api_goal_cells(api: dict[str, Any]) -> list[str]:
+    """The three API goals' measured values with ✓/✗: every read endpoint's p95 (the worst named), /v1/kpis
+    throughput, the 10,000-row batch."""
+    endpoints = [e for e in api.get("endpoints", []) if e.get("p95_ms") is not None]
+    worst = max(endpoints, key=lambda e: e["p95_ms"], default=None)
+    failing = [e for e in api.get("endpoints", []) if e.get("p95_ms") is None]
+    if worst is None or failing:
+        p95 = "no answer" if worst is None else f"{len(failing)} endpoint(s) never answered ✗"
+    else:
+        p95 = f"{worst['p95_ms']:.1f} ms ({worst['endpoint']}) {_mark(worst['p95_ms'] <= API_P95_MS)}"
+    rate = api.get("kpis_requests_per_second")
+    kpis = "-" if rate is None else f"{_rate(rate)} {_mark(rate >= KPIS_PER_SECOND)}"
+    batch = api.get("score_batch", {}).get("median_seconds")
+    batch_cell = "-" if batch is None else f"{_seconds(batch)} {_mark(batch <= BATCH_SECONDS)}"
+    return [p95, kpis, batch_cell]
+
+
+def api_latency_rows(results: list[dict[str, Any]]) -> list[str]:
+    """The API latency table (rows: endpoints; per size p50 / p95 / p99 ms and errors), /v1/kpis throughput, the
+    batch, and the goals beside the measured values."""
+    measured = {r["size"]: r["api_latency"] for r in results if r.get("api_latency", {}).get("endpoints")}
+    if not measured:
+        return []
+    sizes = list(measured)
+    first = next(iter(measured.values()))
+    lines = ["", f"## API latency ({first.get('clients', 16)} concurrent clients)", "",
+             f"`comptoir api` on the full build's published warehouse, on 127.0.0.1 (one uvicorn process); "
+             f"{first.get('clients', 16)} clients (one asyncio loop, httpx, keep-alive) issue each request until "
+             f"{first.get('requests_per_endpoint', 0):,} are done, after a warm-up; the arguments are the "
+             "warehouse's own (its as-of date's last 12 months, its biggest customer, category and country). "
+             "Latency is seen from the client, so on a busy machine it includes the queueing behind the other "
+             "clients' requests; an error is any answer but 2xx (`orchestration/bench/latency.py`).", "",
+             "| endpoint | " + " | ".join(f"{s} p50 / p95 / p99 ms | {s} errors" for s in sizes) + " |",
+             "|---|" + "---|---|" * len(sizes)]
+    labels: list[str] = []
+    for api in measured.values():
+        labels += [e["endpoint"] for e in api["endpoints"] if e["endpoint"] not in labels]
+    for label in labels:
+        cells = []
+        for api in measured.values():
+            found = next((e for e in api["endpoints"] if e["endpoint"] == label), None)
+            cells += ["-", "-"] if found is None else [
+                f"{_ms(found['p50_ms'])} / {_ms(found['p95_ms'])} / {_ms(found['p99_ms'])}", str(found["errors"])]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    rates = [api.get("kpis_requests_per_second") for api in measured.values()]
+    lines.append(f"| `/v1/kpis` throughput, {first.get('clients', 16)} clients | "
+                 + " | ".join(f"{_rate(rate)} | " for rate in rates) + "|")
+    batches = [api.get("score_batch", {}) for api in measured.values()]
+    rows = next((b.get("rows") for b in batches if b.get("rows")), 10_000)
+    lines.append(f"| `POST /v1/score/batch`, {rows:,} rows (median) | " + " | ".join(
+        f"{_seconds(b.get('median_seconds'))} | {b.get('errors', '-')}" for b in batches) + " |")
+    took = ", ".join(f"{_s(api.get('seconds'))} ({size}{_load(api)})" for size, api in measured.items())
+    lines += ["", f"Measured in {took} (server start, warm-up, every endpoint, the batch).", "",
+              f"| goal (set for {GOAL_SIZE} order lines) | " + " | ".join(sizes) + " |",
+              "|---|" + "---|" * len(sizes)]
+    cells = [api_goal_cells(api) for api in measured.values()]
+    for index, goal in enumerate((f"p95 ≤ {API_P95_MS:.0f} ms, every read endpoint",
+                                  f"≥ {KPIS_PER_SECOND:.0f} requests/s, `/v1/kpis`",
+                                  f"`POST /v1/score/batch` of 10,000 rows ≤ {BATCH_SECONDS:.0f} s")):
+        lines.append(f"| {goal} | " + " | ".join(c[index] for c in cells) + " |")
+    failures = [f"{size}: {e['endpoint']}: {e['first_error']}" for size, api in measured.items()
+                for e in api["endpoints"] if e.get("first_error")]
+    if failures:
+        lines += ["", *(f"- first error, {failure}" for failure in failures[:10])]
+    return [*lines, *_goal_note(sizes)]
+
+
+def chart_latency_rows(results: list[dict[str, Any]]) -> list[str]:
+    """The dashboard chart table (per size: charts, requests, p50, p95, max, errors, the slowest 5) and its goal."""
+    measured = {r["size"]: r["chart_latency"] for r in results if r.get("chart_latency")}
+    if not measured:
+        return []
+    rounds = next((c.get("rounds") for c in measured.values() if c.get("rounds")), 2)
+    lines = ["", "## Dashboard chart latency (chart data API, uncached)", "",
+             "Superset (gunicorn, 2 workers x 4 threads) on the full build's published warehouse; logged in as the "
+             "business viewer, every chart of every dashboard is asked for its data through `POST /api/v1/chart/data`"
+             f" with its dashboard's default date range and `force` (past Superset's cache), one at a time, {rounds} "
+             "rounds. The slowest charts are ranked by their median over the rounds.", "",
+             "| size | dashboards | charts | requests | p50 | p95 | max | errors | slowest 5 | measured in |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for size, charts in measured.items():
+        if charts.get("error"):
+            lines.append(f"| {size} | not measured: {charts['error'][:200]} |" + " |" * 8)
+            continue
+        slowest = "; ".join(f"{s['name']} ({s['dashboard']}) {s['seconds']:.2f} s" for s in charts["slowest"])
+        lines.append(f"| {size} | {charts['dashboards']} | {charts['charts']} | {charts['requests']} | "
+                     f"{_ms(charts['p50_ms'], 0)} ms | {_ms(charts['p95_ms'], 0)} ms | {_ms(charts['max_ms'], 0)} ms | "
+                     f"{charts['errors']} | {slowest} | {_s(charts.get('seconds'))}{_load(charts)} |")
+    answered = {size: c for size, c in measured.items() if c.get("p95_ms") is not None}
+    if answered:
+        lines += ["", f"| goal (set for {GOAL_SIZE} order lines) | " + " | ".join(answered) + " |",
+                  "|---|" + "---|" * len(answered),
+                  f"| chart p95 ≤ {CHART_P95_MS:.0f} ms | " + " | ".join(
+                      f"{c['p95_ms']:.0f} ms {_mark(c['p95_ms'] <= CHART_P95_MS)}"
+                      for c in answered.values()) + " |"]
+    failed = [f"{size}: {failure}" for size, c in measured.items() for failure in c.get("failed", [])]
+    if failed:
+        lines += ["", "Charts that failed:", *(f"- {failure}" for failure in failed)]
+    return [*lines, *_goal_note(list(answered or measured))]
+
+
 def render(results: list[dict[str, Any]], repeat: int, seconds: float,
            scoring: list[dict[str, Any]] | None = None) -> str:
     summaries = {r["size"]: summarise(r) for r in results}
@@ -214,6 +352,8 @@ def render(results: list[dict[str, Any]], repeat: int, seconds: float,
 
     if scoring:
         lines += scoring_rows(scoring)
+    lines += api_latency_rows(results)
+    lines += chart_latency_rows(results)
 
     lines += ["", "## Goals (issue 11)", "", "| size | goal | measured |", "|---|---|---|"]
     for size, goal, check in GOALS:

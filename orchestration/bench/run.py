@@ -16,7 +16,7 @@ from typing import Any
 
 from orchestration.bench.datasets import Landing, prepare
 from orchestration.bench.measure import Measurement, run_measured
-from orchestration.settings import REPO_ROOT
+from orchestration.settings import PUBLISHED_DIR, REPO_ROOT, WAREHOUSE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class SizeResult:
     pandas: list[dict[str, Any]] = field(default_factory=list)
     incremental: list[dict[str, Any]] = field(default_factory=list)
     history_build: dict[str, Any] = field(default_factory=dict)
+    api_latency: dict[str, Any] = field(default_factory=dict)  # orchestration/bench/latency.py, on the full build
+    chart_latency: dict[str, Any] = field(default_factory=dict)
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -140,6 +142,34 @@ def run_bench(sizes: list[str], repeat: int, cache: Path, seeds: Path) -> list[S
             for step in (bench.full, bench.replay, bench.pandas, bench.incremental):
                 step(landing, results[size])
     return list(results.values())
+
+
+def run_latency(results: list[SizeResult], cache: Path, requests: int, chart_rounds: int) -> None:
+    """After the build rounds, one size after another: the API served on each size's last full build and measured
+    (orchestration/bench/latency.py), then one Superset, started once, synced onto each size's published file in
+    turn and every chart measured. Nothing else runs meanwhile. A Superset that cannot start (no BI environment)
+    is reported in the results, not raised: the rest of the bench stands."""
+    from orchestration.bench.latency import SupersetSession, measure_api
+    from orchestration.superset.client import SupersetError
+    from orchestration.superset.server import SupersetSetupError
+
+    work = cache / "latency"
+    homes = {result.size: cache / "runs" / result.size / "full" for result in results}
+    for result in results:
+        log.info("%s: API latency", result.size)
+        result.api_latency = measure_api(homes[result.size], work / result.size, requests=requests)
+    if chart_rounds < 1:
+        return
+    try:
+        with SupersetSession(work) as superset:
+            for result in results:
+                log.info("%s: dashboard chart latency", result.size)
+                result.chart_latency = superset.measure(homes[result.size] / PUBLISHED_DIR / WAREHOUSE_FILE,
+                                                        chart_rounds)
+    except (SupersetSetupError, SupersetError) as error:
+        log.warning("dashboard chart latency not measured: %s", error)
+        for result in results:
+            result.chart_latency = result.chart_latency or {"error": str(error)}
 
 
 def run_scoring(cache: Path, size: str, rows: list[int], repeat: int) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""`comptoir bench`: builds beside their replayed SQL, pandas and a one-day incremental run; docs/benchmarks.md."""
+"""`comptoir bench`: builds beside their replayed SQL, pandas and a one-day incremental run, the API's and the
+dashboards' latency on each size's build, batch scoring; docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from orchestration.bench.datasets import SIZES
 from orchestration.bench.report import render
-from orchestration.bench.run import run_bench, run_scoring, to_json
+from orchestration.bench.run import run_bench, run_latency, run_scoring, to_json
 from orchestration.settings import Settings, private_home
 
 
@@ -25,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         results = run_bench(args.lines, args.repeat, cache, settings.seeds_dir)
+        if not args.no_latency:
+            run_latency(results, cache, args.latency_requests, args.chart_rounds)
         # Batch scoring with the first size's saved model (the file sizes, not the warehouse's, are what matter).
         scoring = run_scoring(cache, args.lines[0], args.score_rows, args.repeat) if args.score_rows else []
     except RuntimeError as error:

@@ -86,8 +86,10 @@ def _bench(verbs: argparse._SubParsersAction) -> None:
         "bench", help="measure builds against their replayed SQL, pandas and a one-day incremental run",
         description="Builds (and caches under $COMPTOIR_HOME/bench) landing folders of each size, then measures, "
         "interleaved: a full `comptoir build`, its compiled SQL replayed in DuckDB, a pandas baseline of the headline "
-        "marts, and an incremental build of one new day; then `comptoir score` on generated files of N customers "
-        "(--score-rows). Writes docs/benchmarks.md and benchmarks.json.",
+        "marts, and an incremental build of one new day; then, on each size's full build, the HTTP API's latency "
+        "(16 concurrent clients) and every dashboard chart's through Superset (--no-latency skips them); then "
+        "`comptoir score` on generated files of N customers (--score-rows). Writes docs/benchmarks.md and "
+        "benchmarks.json.",
     )
     bench.add_argument("--lines", nargs="+", default=["sample", "1M"], metavar="SIZE",
                        help="sizes to measure: sample, 1M, 10M, 50M (default: sample 1M; 10M takes ~15 min)")
@@ -97,6 +99,13 @@ def _bench(verbs: argparse._SubParsersAction) -> None:
     bench.add_argument("--score-rows", type=int, nargs="*", default=[100_000, 1_000_000], metavar="N",
                        help="also measure `comptoir score` on generated CSV files of N customers (default: 100000 "
                        "1000000; none: skip it)")
+    bench.add_argument("--no-latency", action="store_true",
+                       help="skip the latency measures: the HTTP API under 16 concurrent clients and every dashboard "
+                       "chart through Superset, on each size's full build (run by default, after the build rounds)")
+    bench.add_argument("--latency-requests", type=int, default=400, metavar="N",
+                       help="requests per API endpoint in the latency measure (default 400)")
+    bench.add_argument("--chart-rounds", type=int, default=2, metavar="N",
+                       help="rounds over every dashboard chart (default 2; 0: measure the API only)")
     bench.set_defaults(command="bench")
 
 
