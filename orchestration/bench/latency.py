@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -61,7 +61,8 @@ MONTHS = 12  # the API's and the dashboards' default range: 12 calendar months u
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0
 REQUEST_TIMEOUT = 120.0
-KPIS = "GET /v1/kpis"
+KPIS = "GET /v1/kpis"  # the same call again and again: the throughput of an answer the API keeps
+CUSTOMERS_TO_VARY = 1000
 SCORE_BATCH = "POST /v1/score/batch"
 
 
@@ -111,6 +112,14 @@ class WarehouseValues:
     category: str
     country: str
     series: str
+    customers: tuple[str, ...] = ()  # customers with the most orders, for requests that vary the customer
+
+
+# How a request changes from one call to the next, so that it is a new query each time rather than an answer the
+# API keeps for its published version (DECISIONS.md "The API keeps results per published version"): the date
+# range moves back one day per call; the customer (or the free text, a customer id's end) is the next customer.
+# A request that does not vary is the same call again: after the first, its answer comes from that cache.
+SAME, RANGE, CUSTOMER, TEXT = "same", "range", "customer", "text"
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,27 @@ class ApiRequest:
     route: str  # the route's template, e.g. /v1/customers/{customer_id}
     path: str
     params: dict[str, str] = field(default_factory=dict)
+    varies: str = SAME
+
+    def call(self, number: int, customers: tuple[str, ...] = ()) -> tuple[str, dict[str, str]]:
+        """The path and parameters of call ``number`` (0, 1, ...)."""
+        params = dict(self.params)
+        if self.varies == RANGE:
+            shift = timedelta(days=number)
+            for name in ("from", "to"):
+                params[name] = (date.fromisoformat(params[name]) - shift).isoformat()
+        elif self.varies in (CUSTOMER, TEXT) and customers:
+            customer = customers[number % len(customers)]
+            if self.varies == TEXT:
+                params["q"] = customer[-5:]
+            else:
+                return self.path.replace(self.route_value(), quote(customer, safe="")), params
+        return self.path, params
+
+    def route_value(self) -> str:
+        """The customer id as it stands in ``path`` (the part of the path the route's {customer_id} matched)."""
+        prefix = self.route.split("{", 1)[0]
+        return self.path[len(prefix):].split("/", 1)[0]
 
 
 def last_months(as_of: date, months: int = MONTHS) -> tuple[date, date]:
@@ -134,28 +164,33 @@ def api_requests(values: WarehouseValues) -> list[ApiRequest]:
     customer = quote(values.customer_id, safe="")
     series = quote(values.series, safe=":")
 
-    def get(route: str, params: dict[str, str] | None = None, path: str | None = None, what: str = "") -> ApiRequest:
+    def get(route: str, params: dict[str, str] | None = None, path: str | None = None, what: str = "",
+            varies: str = SAME) -> ApiRequest:
         label = f"GET {route}" + (f" ({what})" if what else "")
-        return ApiRequest(label, route, path or route, params or {})
+        return ApiRequest(label, route, path or route, params or {}, varies)
 
     return [
         get("/v1/health"),
         get("/v1/kpis"),
+        get("/v1/kpis", period, what="12 months, a new range each call", varies=RANGE),
         get("/v1/kpis", {**period, "country": values.country, "category": values.category},
-            what="12 months, country, category"),
-        get("/v1/sales/daily", period, what="12 months"),
-        get("/v1/sales/daily", {**period, "category": values.category}, what="12 months, category"),
-        get("/v1/sales/monthly", period, what="12 months"),
-        get("/v1/sales/by-country", {**period, "country": values.country}, what="12 months, country"),
-        get("/v1/products/top", {**period, "n": "10", "by": "revenue"}, what="top 10, 12 months"),
-        get("/v1/customers/top", {**period, "n": "10", "country": values.country}, what="top 10, 12 months, country"),
-        get("/v1/customers/{customer_id}", path=f"/v1/customers/{customer}"),
-        get("/v1/customers/{customer_id}/orders", {"limit": "100"}, path=f"/v1/customers/{customer}/orders"),
+            what="12 months, country, category, a new range each call", varies=RANGE),
+        get("/v1/sales/daily", period, what="12 months", varies=RANGE),
+        get("/v1/sales/daily", {**period, "category": values.category}, what="12 months, category", varies=RANGE),
+        get("/v1/sales/monthly", period, what="12 months", varies=RANGE),
+        get("/v1/sales/by-country", {**period, "country": values.country}, what="12 months, country", varies=RANGE),
+        get("/v1/products/top", {**period, "n": "10", "by": "revenue"}, what="top 10, 12 months", varies=RANGE),
+        get("/v1/customers/top", {**period, "n": "10", "country": values.country}, what="top 10, 12 months, country",
+            varies=RANGE),
+        get("/v1/customers/{customer_id}", path=f"/v1/customers/{customer}", what="a new customer each call",
+            varies=CUSTOMER),
+        get("/v1/customers/{customer_id}/orders", {"limit": "100"}, path=f"/v1/customers/{customer}/orders",
+            what="a new customer each call", varies=CUSTOMER),
         get("/v1/orders/search", {**period, "status": "completed", "country": values.country, "min_total": "50",
-                                  "limit": "100"}, what="status, country, 12 months, min_total"),
-        get("/v1/orders/search", {"q": values.customer_id[-4:], "limit": "100"}, what="free text"),
+                                  "limit": "100"}, what="status, country, 12 months, min_total", varies=RANGE),
+        get("/v1/orders/search", {"q": values.customer_id[-5:], "limit": "100"}, what="free text", varies=TEXT),
         get("/v1/segments/rfm"),
-        get("/v1/cohorts/monthly", period, what="12 months"),
+        get("/v1/cohorts/monthly", period, what="12 months", varies=RANGE),
         get("/v1/forecasts/{series}", path=f"/v1/forecasts/{series}"),
         get("/v1/inventory/stockouts", {"n": "100"}),
         get("/v1/quality"),
@@ -227,6 +262,9 @@ def read_values(published: Path) -> WarehouseValues:
             country=first("""select country_name from marts.mart_sales_by_country group by country_name
                              order by sum(revenue) desc, country_name limit 1"""),
             series=series,
+            customers=tuple(row[0] for row in con.execute(f"""
+                select customer_id from marts.dim_customers where not is_unknown_member and orders > 0
+                order by orders desc, customer_id limit {CUSTOMERS_TO_VARY}""").fetchall()),
         )
 
 
@@ -311,18 +349,21 @@ class Load:
         self.first_error = self.first_error or reason
 
 
-async def _load(client: httpx.AsyncClient, request: ApiRequest, total: int, clients: int) -> Load:
-    """``clients`` coroutines issue the request until ``total`` have been issued; each latency recorded."""
+async def _load(client: httpx.AsyncClient, request: ApiRequest, total: int, clients: int, first_call: int = 0,
+                customers: tuple[str, ...] = ()) -> Load:
+    """``clients`` coroutines issue the request until ``total`` have been issued (calls ``first_call`` on, see
+    ApiRequest.call); each latency recorded."""
     load = Load()
-    remaining = total
+    issued = 0
 
     async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
+        nonlocal issued
+        while issued < total:
+            path, params = request.call(first_call + issued, customers)
+            issued += 1
             started = time.perf_counter()
             try:
-                response = await client.get(request.path, params=request.params)
+                response = await client.get(path, params=params)
             except httpx.HTTPError as error:
                 load.failed(f"{type(error).__name__}: {error}")
                 continue
@@ -337,22 +378,24 @@ async def _load(client: httpx.AsyncClient, request: ApiRequest, total: int, clie
 
 
 async def _measure_endpoints(url: str, key: str, requests: list[ApiRequest], total: int, warmup: int,
-                             clients: int) -> list[dict[str, Any]]:
+                             clients: int, customers: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {key}"}
     results = []
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=REQUEST_TIMEOUT) as client:
         for request in requests:
-            warm = await _load(client, request, warmup, clients)
+            # the warm-up's calls come after the measured ones, so that it answers none of them in advance
+            warm = await _load(client, request, warmup, clients, first_call=total, customers=customers)
             if warm.errors:
                 log.warning("%s: %d error(s) while warming up, e.g. %s", request.label, warm.errors, warm.first_error)
-            load = await _load(client, request, total, clients)
+            load = await _load(client, request, total, clients, customers=customers)
             summary = summarise_latencies(load.latencies, load.wall_seconds, load.errors)
             log.info("%s: p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, %.0f req/s, %d error(s)", request.label,
                      summary["p50_ms"] or math.nan, summary["p95_ms"] or math.nan, summary["p99_ms"] or math.nan,
                      summary["requests_per_second"] or math.nan, load.errors)
             results.append({"endpoint": request.label, "route": request.route, "path": request.path,
-                            "params": request.params, **summary, "first_error": load.first_error})
+                            "params": request.params, "varies": request.varies, **summary,
+                            "first_error": load.first_error})
     return results
 
 
@@ -410,7 +453,8 @@ def measure_api(home: Path, work: Path, *, requests: int = REQUESTS_PER_ENDPOINT
              clients)
     try:
         with _quiet_http_logs(), serve_api(home, work / "api.log") as url:
-            endpoints = asyncio.run(_measure_endpoints(url, key, requests_list, requests, warmup, clients))
+            endpoints = asyncio.run(_measure_endpoints(url, key, requests_list, requests, warmup, clients,
+                                                       values.customers))
             batch = measure_batch(url, key, csv_file, batch_rows, batch_repeats)
     finally:
         KeyStore(home).revoke(record.key_id)

@@ -204,25 +204,29 @@ def api_latency_rows(results: list[dict[str, Any]]) -> list[str]:
              f"{first.get('requests_per_endpoint', 0):,} are done, after a warm-up; the arguments are the "
              "warehouse's own (its as-of date's last 12 months, its biggest customer, category and country). "
              "Latency is seen from the client, so on a busy machine it includes the queueing behind the other "
-             "clients' requests; an error is any answer but 2xx (`orchestration/bench/latency.py`).", "",
-             "| endpoint | " + " | ".join(f"{s} p50 / p95 / p99 ms | {s} errors" for s in sizes) + " |",
-             "|---|" + "---|---|" * len(sizes)]
+             "clients' requests; an error is any answer but 2xx (`orchestration/bench/latency.py`). *calls*: "
+             "`range` moves the date range back a day per call and `customer`/`text` take the next customer, "
+             "so that each call is a new query; `same` repeats one call, whose answer the API keeps per "
+             "published version after the first (DECISIONS.md: The API keeps results per published version).", "",
+             "| endpoint | calls | " + " | ".join(f"{s} p50 / p95 / p99 ms | {s} errors" for s in sizes) + " |",
+             "|---|---|" + "---|---|" * len(sizes)]
     labels: list[str] = []
     for api in measured.values():
         labels += [e["endpoint"] for e in api["endpoints"] if e["endpoint"] not in labels]
+    varies = {e["endpoint"]: e.get("varies", "same") for api in measured.values() for e in api["endpoints"]}
     for label in labels:
-        cells = []
+        cells = [varies[label]]
         for api in measured.values():
             found = next((e for e in api["endpoints"] if e["endpoint"] == label), None)
             cells += ["-", "-"] if found is None else [
                 f"{_ms(found['p50_ms'])} / {_ms(found['p95_ms'])} / {_ms(found['p99_ms'])}", str(found["errors"])]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     rates = [api.get("kpis_requests_per_second") for api in measured.values()]
-    lines.append(f"| `/v1/kpis` throughput, {first.get('clients', 16)} clients | "
+    lines.append(f"| `/v1/kpis` throughput, {first.get('clients', 16)} clients | same | "
                  + " | ".join(f"{_rate(rate)} | " for rate in rates) + "|")
     batches = [api.get("score_batch", {}) for api in measured.values()]
     rows = next((b.get("rows") for b in batches if b.get("rows")), 10_000)
-    lines.append(f"| `POST /v1/score/batch`, {rows:,} rows (median) | " + " | ".join(
+    lines.append(f"| `POST /v1/score/batch`, {rows:,} rows (median) | same | " + " | ".join(
         f"{_seconds(b.get('median_seconds'))} | {b.get('errors', '-')}" for b in batches) + " |")
     took = ", ".join(f"{_s(api.get('seconds'))} ({size}{_load(api)})" for size, api in measured.items())
     lines += ["", f"Measured in {took} (server start, warm-up, every endpoint, the batch).", "",

@@ -80,11 +80,18 @@ def test_a_request_for_every_read_route_of_the_api(tmp_path: Path) -> None:
     assert KPIS in {request.label for request in requests}
     by_label = {request.label: request for request in requests}
     assert by_label["GET /v1/forecasts/{series}"].path == "/v1/forecasts/units:Home%20%26%20Garden"
-    assert by_label["GET /v1/customers/{customer_id}/orders"].path == "/v1/customers/C000243/orders"
+    orders = by_label["GET /v1/customers/{customer_id}/orders (a new customer each call)"]
+    assert orders.path == "/v1/customers/C000243/orders"
+    assert orders.call(1, ("C1", "C2 x")) == ("/v1/customers/C2%20x/orders", {"limit": "100"})
     period = {"from": "2025-01-01", "to": "2025-12-31"}
     assert by_label["GET /v1/sales/daily (12 months, category)"].params == {**period, "category": "Home & Garden"}
     search = by_label["GET /v1/orders/search (status, country, 12 months, min_total)"].params
     assert search["country"] == "France" and search["status"] == "completed" and search["from"] == "2025-01-01"
+    # a new range each call: one day earlier per call, so no call repeats another one's query
+    kpis = by_label["GET /v1/kpis (12 months, a new range each call)"]
+    assert kpis.call(0) == (kpis.path, period)
+    assert kpis.call(3) == (kpis.path, {"from": "2024-12-29", "to": "2025-12-28"})
+    assert by_label[KPIS].call(7) == (by_label[KPIS].path, {})  # the same call: the API's kept answer
 
 
 def test_values_come_from_the_published_warehouse(tmp_path: Path) -> None:
@@ -102,7 +109,7 @@ def test_values_come_from_the_published_warehouse(tmp_path: Path) -> None:
         con.execute("""create table ml.forecast_daily_sales as select * from (values
             ('revenue:Books'), ('revenue:total'), ('units:Books')) as t(series)""")
     assert read_values(path) == WarehouseValues(as_of=date(2025, 6, 30), customer_id="C2", category="Toys",
-                                                country="Belgium", series="revenue:total")
+                                                country="Belgium", series="revenue:total", customers=("C2", "C1"))
 
 
 def test_chart_summary_counts_errors_apart_and_names_the_slowest() -> None:
@@ -135,7 +142,7 @@ def _result(size: str, api: dict | None, charts: dict | None) -> dict:
 def test_the_report_renders_the_latency_tables_and_their_goals() -> None:
     api = {"clients": 16, "requests_per_endpoint": 400, "seconds": 30.0, "load_average": 0.23,
            "endpoints": [_endpoint("GET /v1/health", 4.0), _endpoint(KPIS, 31.0, rps=620.0),
-                         _endpoint("GET /v1/orders/search (free text)", 73.5, errors=2)],
+                         {**_endpoint("GET /v1/orders/search (free text)", 73.5, errors=2), "varies": "text"}],
            "kpis_requests_per_second": 620.0,
            "score_batch": {"endpoint": SCORE_BATCH, "rows": 10_000, "median_seconds": 2.4, "errors": 0}}
     charts = {"dashboards": 11, "charts": 71, "requests": 142, "errors": 1, "p50_ms": 80.0, "p95_ms": 190.0,
@@ -144,9 +151,10 @@ def test_the_report_renders_the_latency_tables_and_their_goals() -> None:
               "failed": ["Trends / Broken: boom"]}
     text = render([_result("sample", None, None), _result("10M", api, charts)], repeat=1, seconds=1.0)
     assert "## API latency (16 concurrent clients)" in text
-    assert "| GET /v1/orders/search (free text) | 36.8 / 73.5 / 110.2 | 2 |" in text
-    assert "| `/v1/kpis` throughput, 16 clients | 620 req/s | |" in text
-    assert "| `POST /v1/score/batch`, 10,000 rows (median) | 2.40 s | 0 |" in text
+    assert "| GET /v1/orders/search (free text) | text | 36.8 / 73.5 / 110.2 | 2 |" in text
+    assert "| GET /v1/health | same | 2.0 / 4.0 / 6.0 | 0 |" in text
+    assert "| `/v1/kpis` throughput, 16 clients | same | 620 req/s | |" in text
+    assert "| `POST /v1/score/batch`, 10,000 rows (median) | same | 2.40 s | 0 |" in text
     assert "| p95 ≤ 50 ms, every read endpoint | 73.5 ms (GET /v1/orders/search (free text)) ✗ |" in text
     assert "| ≥ 500 requests/s, `/v1/kpis` | 620 req/s ✓ |" in text
     assert "| `POST /v1/score/batch` of 10,000 rows ≤ 2 s | 2.40 s ✗ |" in text
