@@ -414,3 +414,8 @@ def build_app(home: Path | None = None) -> FastAPI:
 def serve_app(home: Path) -> Any:
     """The ASGI application as served: size limits outermost, then CORS (closed unless COMPTOIR_API_CORS_ORIGINS)."""
     return BodyLimit(add_cors(create_app(home), cors_origins()))
+
+
+def serve_app_from_env() -> Any:
+    """serve_app for COMPTOIR_HOME: the factory each of uvicorn's worker processes calls."""
+    return serve_app(Settings.from_env().home)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from api.keys import KeyStore, KeyStoreError
@@ -13,18 +14,18 @@ from orchestration.settings import Settings, private_home
 log = logging.getLogger(__name__)
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     import uvicorn
-
-    from api.app import serve_app
 
     if not settings.published_path.exists():
         log.warning("nothing published yet at %s: the API answers 503 until a build publishes",
                     settings.published_path)
     summaries.api_serving(host, port, KeyStore(settings.home))
-    # One worker process: the API's state is the published file and the keys file, both followed per request.
-    uvicorn.run(serve_app(settings.home), host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=10)
+    # Every worker process follows the published file and the keys file per request by itself, so several can
+    # share the port; each builds the application for COMPTOIR_HOME (api.app:serve_app_from_env).
+    os.environ["COMPTOIR_HOME"] = str(settings.home)
+    uvicorn.run("api.app:serve_app_from_env", factory=True, host=host, port=port, workers=max(1, workers),
+                log_level="warning", access_log=False, timeout_graceful_shutdown=10)
     return 0
 
 
@@ -50,4 +51,4 @@ def run(args: argparse.Namespace) -> int:
         private_home(settings.home)  # the keys file is written there, owner only
         return keys(settings, args)
     # Serving only reads (the published file, the keys, the models): the home may be mounted read-only.
-    return serve(settings, args.host, args.port)
+    return serve(settings, args.host, args.port, args.workers)

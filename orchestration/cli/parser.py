@@ -6,6 +6,7 @@ Kept free of heavy imports: `comptoir --help` and argument errors answer at once
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import date
 from pathlib import Path
 
@@ -170,6 +171,11 @@ Calls: curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/v1/kpis ; the 
 """
 
 
+def default_api_workers() -> int:
+    """One API process per core (Python answers one request at a time per process), at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _api(verbs: argparse._SubParsersAction) -> None:
     api = verbs.add_parser(
         "api", help="serve the HTTP API (default) or manage its keys",
@@ -178,11 +184,14 @@ def _api(verbs: argparse._SubParsersAction) -> None:
     )
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=API_PORT)
+    api.add_argument("--workers", type=int, default=default_api_workers(),
+                     help="server processes (default: one per core, at most 4)")
     api_verbs = api.add_subparsers(dest="api_verb", metavar="{serve,keys}")
     serve = api_verbs.add_parser("serve", help="serve the API until Ctrl-C (the default)")
     # SUPPRESS: given after `serve` they count, else the values given before it (or the defaults) stay
     serve.add_argument("--host", default=argparse.SUPPRESS)
     serve.add_argument("--port", type=int, default=argparse.SUPPRESS)
+    serve.add_argument("--workers", type=int, default=argparse.SUPPRESS)
     keys = api_verbs.add_parser("keys", help="create, list or revoke API keys")
     key_verbs = keys.add_subparsers(dest="keys_verb", required=True, metavar="{create,list,revoke}")
     create = key_verbs.add_parser("create", help="create a key and print it (shown once)")
