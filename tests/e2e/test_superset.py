@@ -29,6 +29,7 @@ import duckdb
 import pytest
 import yaml
 
+from orchestration.bench.latency import chart_requests, summarise_charts, time_chart
 from orchestration.cli.superset import follower
 from orchestration.publish import publish_warehouse, read_fact
 from orchestration.settings import REPO_ROOT, Settings
@@ -337,6 +338,19 @@ def test_every_chart_returns_rows_without_error(superset: Superset) -> None:
             data = query_chart(client, int(chart["id"]), time_range=time_range)
             assert data.error is None, f"{data.name} ({time_range}): {data.error}"
             assert data.rows >= 1, f"{data.name} ({time_range}) returned no row"
+
+
+def test_the_chart_latency_measure_times_every_dashboard_chart_as_the_viewer(superset: Superset) -> None:
+    """`make bench`'s chart measure (orchestration/bench/latency.py) on this server: every chart of every
+    dashboard, as the business viewer, uncached, with no error."""
+    client = superset.client(viewer=True)
+    requests = chart_requests(client)
+    samples = [time_chart(client, *request) for request in requests]
+    summary = summarise_charts(samples)
+    assert summary["dashboards"] >= 11 and summary["charts"] == summary["requests"] == len(requests) > 50
+    assert summary["errors"] == 0, summary["failed"]
+    assert 0 < summary["p50_ms"] <= summary["p95_ms"] <= summary["max_ms"]
+    assert all(request[3]["force"] for request in requests)
 
 
 YEAR_2025 = "2025-01-01 : 2026-01-01"
