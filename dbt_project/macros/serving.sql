@@ -2,11 +2,14 @@
     dashboards' and the API's filters need, rebuilt day by day. -#}
 
 {#- The order days whose serving rows an incremental build computes again: the days of order lines
-    refreshed since this table's last refresh and of the versions they replaced, and every day of the
-    lines of a customer or a product whose record was refreshed (its country, name or brand is copied
-    onto the serving rows). The days come from the line table, whose order_date is sorted, so a new
-    day of data touches a day of rows. -#}
-{% macro serving_touched_days() -%}
+    refreshed since this table's last refresh (fct_order_lines recomputes a line whose customer,
+    category or cost changed) and of the versions they replaced, and every day of the lines of a
+    customer whose record was refreshed (the buyer's country and tier are copied onto the rows).
+    `products`: the table also copies the product's name and brand; then the days of a refreshed
+    product whose copied name or brand differs from dim_products' are touched too (a changed category
+    refreshes the product's lines in fct_order_lines). The days
+    come from tables sorted by day, so a new day of data touches a day of rows. -#}
+{% macro serving_touched_days(products=false) -%}
     {%- set watermark = comptoir.max_timestamp_literal(this, 'refreshed_at') -%}
     select order_date from {{ ref('fct_order_lines') }}
     where refreshed_at > {{ watermark }}
@@ -15,24 +18,33 @@
     where refreshed_at > {{ watermark }} and ordered_at is not null
     union
     select order_date from {{ ref('fct_order_lines') }}
+    where customer_id in (
+        select customer_id from {{ ref('base_shop__customers') }}
+        where refreshed_at > {{ watermark }}
+    )
+    {%- if products %}
+    union
+    select built.order_date from {{ this }} as built
+    left join {{ ref('dim_products') }} as products on built.product_id = products.product_id
     where
-        customer_id in (
-            select customer_id from {{ ref('base_shop__customers') }}
-            where refreshed_at > {{ watermark }}
-        )
-        or product_id in (
+        built.product_id in (
             select product_id from {{ ref('base_shop__products') }}
             where refreshed_at > {{ watermark }}
         )
+        and (
+            built.product_name is distinct from products.product_name
+            or built.brand is distinct from products.brand
+        )
+    {%- endif %}
 {%- endmacro %}
 
 
 {#- A pre-hook: remove the rows of the touched days before they are computed again (delete+insert
     deletes only the days present in the new rows, so a day left without any sale would keep its
     stale rows). -#}
-{% macro delete_serving_touched_days() -%}
+{% macro delete_serving_touched_days(products=false) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where order_date in ({{ comptoir.serving_touched_days() }})
+        delete from {{ this }} where order_date in ({{ comptoir.serving_touched_days(products) }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -40,7 +52,7 @@
 {#- The completed order lines of the days to (re)build, with the buyer's country and tier and the
     product's name and brand, joined as the line-level sales_lines dataset joins them (guests and
     customers missing from dim_customers: country 'Unknown'). -#}
-{% macro serving_sale_lines() -%}
+{% macro serving_sale_lines(products=false) -%}
     select
         lines.*,
         customers.country_code,
@@ -54,6 +66,6 @@
     where
         lines.is_sale
         {% if is_incremental() %}
-            and lines.order_date in ({{ comptoir.serving_touched_days() }})
+            and lines.order_date in ({{ comptoir.serving_touched_days(products) }})
         {% endif %}
 {%- endmacro %}

@@ -8,7 +8,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='order_date',
-    pre_hook="{{ comptoir.delete_serving_touched_days() }}",
+    pre_hook="{{ comptoir.delete_serving_touched_days(products=true) }}",
     on_schema_change='fail',
 ) }}
 
@@ -16,7 +16,7 @@ with
 
 sale_lines as (
 
-    {{ comptoir.serving_sale_lines() }}
+    {{ comptoir.serving_sale_lines(products=true) }}
 
 ),
 

@@ -4,7 +4,7 @@
     and category instead of one per line, with no join at query time.
     Incremental by order day (macros/serving.sql). -#}
 
--- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}, {{ ref('base_shop__products') }}
+-- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}
 
 {{ config(
     materialized='incremental',

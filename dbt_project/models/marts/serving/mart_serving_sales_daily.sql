@@ -4,7 +4,7 @@
     do not add up across days or categories: they come from mart_serving_sale_orders.
     Incremental by order day (macros/serving.sql). -#}
 
--- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}, {{ ref('base_shop__products') }}
+-- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}
 
 {{ config(
     materialized='incremental',
