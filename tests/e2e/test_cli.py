@@ -71,10 +71,14 @@ def test_build_prints_a_summary_of_every_step(built_sample: Path) -> None:
 
 
 @pytest.mark.slow
-def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, make_seeds) -> None:
+def test_build_reads_the_landing_folder_from_the_environment_and_fully_refreshes(tmp_path: Path, make_seeds) -> None:
+    """One whole build for two things: the landing folder comes from COMPTOIR_SEEDS_DIR, and --full-refresh reaches
+    dbt (incremental runs, the default, are tested in test_incremental.py)."""
+    import json
+
     folder = make_seeds()
     home = tmp_path / "home"
-    completed = run(["build"], home, tmp_path, COMPTOIR_SEEDS_DIR=str(folder))
+    completed = run(["build", "--full-refresh"], home, tmp_path, COMPTOIR_SEEDS_DIR=str(folder))
     assert completed.returncode == 0, completed.stderr
     with duckdb.connect(str(home / "comptoir.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw.orders").fetchone()[0] == 3
@@ -82,6 +86,9 @@ def test_build_reads_the_landing_folder_from_the_environment(tmp_path: Path, mak
     # Three order lines are too little history to train on: the models are skipped, not the build.
     assert "ml.model_runs" in completed.stdout and "skipped, not enough data" in completed.stdout
     assert ("customer_scores",) not in ml_tables
+    newest = max((home / "dbt" / "runs").iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    arguments = json.loads((newest / "run_results.json").read_text())["args"]
+    assert arguments["full_refresh"] is True and arguments["vars"] == {"scope_tests_to_refreshed_rows": True}
 
 
 def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make_seeds) -> None:
@@ -91,13 +98,3 @@ def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make
     assert "customers.json: required source file is missing" in completed.stderr
 
 
-@pytest.mark.slow
-def test_build_full_refresh_rebuilds_every_model(tmp_path: Path, make_seeds) -> None:
-    import json
-
-    # One build suffices: the flag reaches dbt (incremental runs, the default, are tested in test_incremental.py).
-    completed = run(["build", "--seeds", str(make_seeds()), "--full-refresh"], tmp_path / "home", tmp_path)
-    assert completed.returncode == 0, completed.stderr
-    newest = max((tmp_path / "home" / "dbt" / "runs").iterdir(), key=lambda p: p.stat().st_mtime_ns)
-    arguments = json.loads((newest / "run_results.json").read_text())["args"]
-    assert arguments["full_refresh"] is True and arguments["vars"] == {"scope_tests_to_refreshed_rows": True}

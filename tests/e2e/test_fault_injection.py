@@ -1,6 +1,7 @@
 """A build killed with SIGKILL in each phase costs nothing (issue 13; DECISIONS.md: Crash-safe builds).
 
-One COMPTOIR_HOME: a first build publishes; then `comptoir build` is killed with SIGKILL during the raw load,
+One COMPTOIR_HOME (a copy of the session's built sample: a first build published); then `comptoir build` is
+killed with SIGKILL during the raw load,
 during dbt, during the ML assets and during the publish (held at the fault point between writing the new copy and
 renaming it, orchestration/faults.py). After each kill the published copy is byte-identical and opens, and no dbt
 is left running; each next build gets past the point where the previous one died without any manual cleanup, and
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,10 +111,13 @@ def dbt_processes_of(home: Home) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Iterator[Home]:
-    built = Home(tmp_path_factory.mktemp("faults"), sample_dir)
-    first = build(built)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+def home(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, built_sample: Path) -> Iterator[Home]:
+    """A home whose first build published: a copy of the session's built sample (the same landing folder), so the
+    builds below are its next ones."""
+    path = tmp_path_factory.mktemp("faults") / "home"
+    shutil.copytree(built_sample.parent, path, symlinks=True)
+    built = Home(path, sample_dir)
+    assert built.published.exists()
     yield built
 
 

@@ -574,8 +574,10 @@ def _login(page: Any, url: str, cred: Credential) -> None:
     raise AssertionError(f"could not log in as {cred.username}")
 
 
-def _wait_for_charts(page: Any, expected: int, data_answers: list[int], timeout: float = 120) -> None:
-    """Until every chart holder shows a rendered chart or an error tile and nothing is loading."""
+def _wait_for_charts(page: Any, expected: int, data_answers: list[int], timeout: float = 120,
+                     settle: bool = False) -> None:
+    """Until every chart holder shows a rendered chart or an error tile and nothing is loading; `settle`: then
+    also until the network is quiet and the drawing animations are over (for screenshots kept in docs/)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     deadline = time.monotonic() + timeout
@@ -584,10 +586,11 @@ def _wait_for_charts(page: Any, expected: int, data_answers: list[int], timeout:
         failed = page.locator(f"{CHARTS} [role=alert]").count()
         loading = page.locator(f'{CHARTS} [data-test="loading-indicator"]').count()
         if rendered + failed >= expected and loading == 0 and len(data_answers) >= expected:
-            # Quiet network is nicer for the screenshot but not required: Superset may keep polling.
-            with contextlib.suppress(PlaywrightTimeout):
-                page.wait_for_load_state("networkidle", timeout=15_000)
-            page.wait_for_timeout(3000)  # let the charts' drawing animations end before the screenshot
+            if settle:
+                # Quiet network is nicer for the screenshot but not required: Superset may keep polling.
+                with contextlib.suppress(PlaywrightTimeout):
+                    page.wait_for_load_state("networkidle", timeout=15_000)
+                page.wait_for_timeout(3000)  # let the charts' drawing animations end before the screenshot
             return
         page.wait_for_timeout(500)
     raise AssertionError(f"charts still loading after {timeout:.0f}s")
@@ -602,6 +605,7 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
     assert viewer_sees == set(dashboards)
     folder = _screenshot_dir(tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
+    settle = bool(os.environ.get(SCREENSHOTS_ENV))  # screenshots for docs/: wait for the drawing to end
     outside: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -627,7 +631,7 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
             page.on("response", on_response)
             started = time.monotonic()
             page.goto(f"{superset.url}/superset/dashboard/{slug}/?standalone=1")
-            _wait_for_charts(page, expected, answers)
+            _wait_for_charts(page, expected, answers, settle=settle)
             seconds = time.monotonic() - started
             errors = page.locator(f"{CHARTS} [role=alert]").all_inner_texts()
             assert not errors, f"{slug}: error tiles: {errors}"
@@ -637,7 +641,7 @@ def test_every_dashboard_renders_in_chromium_without_error_tiles(superset: Super
             height = page.evaluate("() => document.documentElement.scrollHeight")
             if height > page.viewport_size["height"]:
                 page.set_viewport_size({"width": 1440, "height": height})
-                _wait_for_charts(page, expected, answers)
+                _wait_for_charts(page, expected, answers, settle=settle)
             page.screenshot(path=str(folder / f"{slug}.png"), full_page=True)
             page.set_viewport_size({"width": 1440, "height": 1100})
             page.remove_listener("response", on_response)
