@@ -5,11 +5,11 @@
     refreshed since this table's last refresh (fct_order_lines recomputes a line whose customer,
     category or cost changed) and of the versions they replaced, and every day of the lines of a
     customer whose record was refreshed (the buyer's country and tier are copied onto the rows).
-    `products`: the table also copies the product's name and brand; then the days of a refreshed
-    product whose copied name or brand differs from dim_products' are touched too (a changed category
-    refreshes the product's lines in fct_order_lines). The days
+    A model configured `copies_products=true` also copies the product's name and brand: then the days
+    of a refreshed product whose copied name or brand differs from dim_products' are touched too (a
+    changed category refreshes the product's lines in fct_order_lines). The days
     come from tables sorted by day, so a new day of data touches a day of rows. -#}
-{% macro serving_touched_days(products=false) -%}
+{% macro serving_touched_days() -%}
     {%- set watermark = comptoir.max_timestamp_literal(this, 'refreshed_at') -%}
     select order_date from {{ ref('fct_order_lines') }}
     where refreshed_at > {{ watermark }}
@@ -22,7 +22,7 @@
         select customer_id from {{ ref('base_shop__customers') }}
         where refreshed_at > {{ watermark }}
     )
-    {%- if products %}
+    {%- if config.get('copies_products', false) %}
     union
     select built.order_date from {{ this }} as built
     left join {{ ref('dim_products') }} as products on built.product_id = products.product_id
@@ -42,9 +42,9 @@
 {#- A pre-hook: remove the rows of the touched days before they are computed again (delete+insert
     deletes only the days present in the new rows, so a day left without any sale would keep its
     stale rows). -#}
-{% macro delete_serving_touched_days(products=false) -%}
+{% macro delete_serving_touched_days() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where order_date in ({{ comptoir.serving_touched_days(products) }})
+        delete from {{ this }} where order_date in ({{ comptoir.serving_touched_days() }})
     {%- endif -%}
 {%- endmacro %}
 
@@ -52,7 +52,7 @@
 {#- The completed order lines of the days to (re)build, with the buyer's country and tier and the
     product's name and brand, joined as the line-level sales_lines dataset joins them (guests and
     customers missing from dim_customers: country 'Unknown'). -#}
-{% macro serving_sale_lines(products=false) -%}
+{% macro serving_sale_lines() -%}
     select
         lines.*,
         customers.country_code,
@@ -66,6 +66,6 @@
     where
         lines.is_sale
         {% if is_incremental() %}
-            and lines.order_date in ({{ comptoir.serving_touched_days(products) }})
+            and lines.order_date in ({{ comptoir.serving_touched_days() }})
         {% endif %}
 {%- endmacro %}

@@ -40,13 +40,11 @@ from orchestration.superset.client import SupersetClient, SupersetError, wait_un
 from orchestration.superset.security import VIEWER_ROLE
 from orchestration.superset.server import Credential, admin_credential, viewer_credential
 from orchestration.superset.sync import ASSETS_DIR, METRICS_FILE, sync
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS_ENV = "COMPTOIR_SCREENSHOTS"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHARTS = '[data-test="chart-grid-component"]'
 
 

@@ -1,22 +1,16 @@
 {#- Completed sales per order day × buyer's country × product, with the product's name, category and
     brand: the products dashboard's rankings, prices and counts over any date range, country and
-    category. Incremental by order day (macros/serving.sql). -#}
+    category. Incremental by order day (dbt_project.yml, macros/serving.sql). -#}
 
 -- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}, {{ ref('base_shop__products') }}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_date',
-    pre_hook="{{ comptoir.delete_serving_touched_days(products=true) }}",
-    on_schema_change='fail',
-) }}
+{{ config(copies_products=true) }}
 
 with
 
 sale_lines as (
 
-    {{ comptoir.serving_sale_lines(products=true) }}
+    {{ comptoir.serving_sale_lines() }}
 
 ),
 

@@ -2,17 +2,9 @@
     one day unless its export is defective), with the buyer's country and tier: distinct orders and customers (orders, customers, AOV, the top
     customers) stay exact under any date range, country and category filter, over one row per order
     and category instead of one per line, with no join at query time.
-    Incremental by order day (macros/serving.sql). -#}
+    Incremental by order day (dbt_project.yml, macros/serving.sql). -#}
 
 -- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_date',
-    pre_hook="{{ comptoir.delete_serving_touched_days() }}",
-    on_schema_change='fail',
-) }}
 
 with
 

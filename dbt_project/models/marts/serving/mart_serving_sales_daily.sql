@@ -2,17 +2,9 @@
     margin) that the dashboards' sales charts and the API add up over any date range, country and
     category, a few thousand rows where the order lines are millions. Distinct orders and customers
     do not add up across days or categories: they come from mart_serving_sale_orders.
-    Incremental by order day (macros/serving.sql). -#}
+    Incremental by order day (dbt_project.yml, macros/serving.sql). -#}
 
 -- depends_on: {{ ref('base_shop__orders') }}, {{ ref('base_shop__customers') }}
-
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_date',
-    pre_hook="{{ comptoir.delete_serving_touched_days() }}",
-    on_schema_change='fail',
-) }}
 
 with
 
