@@ -39,12 +39,33 @@
 {%- endmacro %}
 
 
+{#- The touched days as a list of date literals, read when the model runs (like the watermark): the line
+    table is then filtered by constants, which DuckDB prunes by row-group statistics before any join,
+    where a subquery left the joins to run over the whole history first (out of memory at 10 M lines). -#}
+{% macro serving_touched_day_list() -%}
+    {%- set days = [] -%}
+    {%- if execute -%}
+        {%- set result = run_query(
+            "select distinct cast(order_date as " ~ dbt.type_string() ~ ") from ("
+            ~ comptoir.serving_touched_days() ~ ") as touched where order_date is not null order by 1") -%}
+        {%- set days = result.columns[0].values() | list -%}
+    {%- endif -%}
+    (
+    {%- for day in days -%}
+        cast('{{ day }}' as date){% if not loop.last %}, {% endif %}
+    {%- else -%}
+        cast(null as date)
+    {%- endfor -%}
+    )
+{%- endmacro %}
+
+
 {#- A pre-hook: remove the rows of the touched days before they are computed again (delete+insert
     deletes only the days present in the new rows, so a day left without any sale would keep its
     stale rows). -#}
 {% macro delete_serving_touched_days() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where order_date in ({{ comptoir.serving_touched_days() }})
+        delete from {{ this }} where order_date in {{ comptoir.serving_touched_day_list() }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -66,6 +87,6 @@
     where
         lines.is_sale
         {% if is_incremental() %}
-            and lines.order_date in ({{ comptoir.serving_touched_days() }})
+            and lines.order_date in {{ comptoir.serving_touched_day_list() }}
         {% endif %}
 {%- endmacro %}
