@@ -18,9 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -116,24 +114,6 @@ def _strip_personal(row: dict[str, Any], key: KeyRecord) -> dict[str, Any]:
     return {name: value for name, value in row.items() if name not in ("customer_name", "email", "city")}
 
 
-DOCS_ASSETS = "/docs/assets"
-
-
-def add_offline_docs(app: FastAPI) -> None:
-    """The try-it page at /docs with Swagger UI's files from the swagger-ui-bundle package: FastAPI's default page
-    loads them from a CDN, blank on a machine without internet."""
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} - docs",
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
-
-
 def create_app(home: Path) -> FastAPI:
     state = State(home)
     app = FastAPI(
@@ -143,12 +123,9 @@ def create_app(home: Path) -> FastAPI:
         "Every /v1 endpoint but /v1/health takes an API key (`Authorization: Bearer <key>`, "
         "`comptoir api keys create`).",
         responses=ERRORS,
-        docs_url=None,  # served below from the installed Swagger UI, not from a CDN
-        redoc_url=None,
     )
     app.state.comptoir = state
     install(app)
-    add_offline_docs(app)
 
     def snapshot() -> Iterator[Snapshot]:
         with state.warehouse.snapshot() as current:
