@@ -19,7 +19,6 @@ from typing import Any
 
 from api.warehouse import Snapshot
 
-UNKNOWN_MEMBER = "UNKNOWN"
 CENTS = "cast(round({}, 2) as decimal(38, 2))"
 RATIO = "cast(case when ({1}) <> 0 then cast(({0}) as decimal(38, 10)) / ({1}) end as decimal(9, 4))"
 # Timestamps without a time zone (the shop's export, the pipeline's clock) as ISO 8601 text without an offset:

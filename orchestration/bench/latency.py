@@ -142,13 +142,8 @@ class ApiRequest:
             if self.varies == TEXT:
                 params["q"] = customer[-5:]
             else:
-                return self.path.replace(self.route_value(), quote(customer, safe="")), params
+                return self.route.replace("{customer_id}", quote(customer, safe="")), params
         return self.path, params
-
-    def route_value(self) -> str:
-        """The customer id as it stands in ``path`` (the part of the path the route's {customer_id} matched)."""
-        prefix = self.route.split("{", 1)[0]
-        return self.path[len(prefix):].split("/", 1)[0]
 
 
 def last_months(as_of: date, months: int = MONTHS) -> tuple[date, date]:
