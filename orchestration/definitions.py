@@ -11,7 +11,7 @@ from orchestration.defs.dbt.schedules import build_daily_schedule
 from orchestration.defs.dbt.sensors import build_landing_sensor
 from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
 from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit_schedule, refit_job, refresh_job
-from orchestration.defs.publish.assets import PIPELINE_RECORD, build_publish_asset
+from orchestration.defs.publish.assets import PIPELINE_RECORD, build_lake_asset, build_publish_asset
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.resources import WarehouseResource
 from orchestration.settings import Settings, make_private
@@ -27,7 +27,7 @@ def build_definitions(settings: Settings) -> Definitions:
         description=(
             "Load every landing file into schema raw, `dbt build` every model and test (incremental models "
             "take the new rows only), train and score the ML models into schema ml, then publish a copy for "
-            "the dashboards."
+            "the dashboards and write its business tables as Parquet (the lake)."
         ),
     )
     # The same run with every dbt model rebuilt from the whole raw layer: one click in the UI.
@@ -42,8 +42,10 @@ def build_definitions(settings: Settings) -> Definitions:
     )
     assets = [*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS]
     return Definitions(
-        # Last of all, and only when every step before it succeeded: the copy the dashboards read.
-        assets=[*assets, build_publish_asset(assets, settings.published_path), *PIPELINE_RECORD],
+        # Last of all, and only when every step before it succeeded: the copy the dashboards read; then the lake,
+        # from that copy (every job that publishes selects it: it is downstream of the publish).
+        assets=[*assets, build_publish_asset(assets, settings.published_path),
+                build_lake_asset(settings.published_path, settings.lake_path), *PIPELINE_RECORD],
         asset_checks=ALL_ML_CHECKS,
         jobs=[warehouse_job, full_refresh_job, refresh_job, refit_job],
         # Daily: fresh data scored with the saved models; weekly: the models re-fitted.

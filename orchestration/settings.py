@@ -29,6 +29,7 @@ DEFAULT_SEEDS_DIR = "seeds"
 DEFAULT_HOME = "warehouse"
 WAREHOUSE_FILE = "comptoir.duckdb"
 PUBLISHED_DIR = "published"
+LAKE_DIR = "lake"
 # DuckDB's memory budget for the pipeline's connections (dbt's too, through profiles.yml); past it DuckDB spills
 # to `<warehouse>.tmp/` beside the file. DECISIONS.md "Memory limit".
 MEMORY_LIMIT_ENV = "COMPTOIR_DUCKDB_MEMORY_LIMIT"
@@ -111,6 +112,11 @@ class Settings:
     def published_path(self) -> Path:
         """The finished copy of the warehouse that dashboards read (published after a successful build)."""
         return self.home / PUBLISHED_DIR / WAREHOUSE_FILE
+
+    @property
+    def lake_path(self) -> Path:
+        """The business tables as Parquet, rewritten after each publish (orchestration/lake.py)."""
+        return self.home / LAKE_DIR
 
     @property
     def dagster_home(self) -> Path:

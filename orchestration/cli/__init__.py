@@ -1,4 +1,4 @@
-"""`comptoir`: the everyday verbs (generate, build, dbt, bench, serve, score, superset).
+"""`comptoir`: the everyday verbs (generate, build, dbt, bench, serve, score, export, superset, api).
 
 The parser (parser.py) is cheap to import; each verb lives in its own module, imported only when that verb runs
 (`comptoir score` never imports Dagster), and what the verbs print comes from summaries.py.

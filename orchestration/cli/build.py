@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import duckdb
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -38,6 +39,7 @@ from orchestration.dbt.project_state import BUILT_PROJECT_FILE, project_fingerpr
 from orchestration.dbt.results import RunSummary, summarise_run_results
 from orchestration.dbt.runner import last_built_state, run_dbt
 from orchestration.dbt.runs import RUN_RESULTS_FILE, prune_runs, run_artifacts_dir, runs_dir, seed_partial_parse
+from orchestration.lake import ExportError, export_lake
 from orchestration.progress import TerminalProgress
 from orchestration.publish import PublishError, publish_warehouse
 from orchestration.settings import Settings
@@ -141,6 +143,13 @@ def _build_changed(settings: Settings) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     summaries.published([f"{published.path} ({published.bytes / 1e6:,.1f} MB, {published.tables} tables)"])
+    try:  # the lake follows the published warehouse, as after a whole build
+        lake = export_lake(settings.published_path, settings.lake_path)
+    except (ExportError, OSError, duckdb.Error) as error:
+        summaries.lake_failed(str(error))
+        return 1
+    summaries.lake([f"{lake.path} ({len(lake.tables)} tables, {lake.files} files, {lake.rows:,} rows, "
+                    f"{lake.seconds:.1f}s)"])
     print("The ML tables were not refreshed (run `comptoir build` for that).")
     summaries.built(time.monotonic() - started)
     return 0
@@ -213,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
     summaries.dbt_build(settings, _dbt_summary(run_dir))
     summaries.ml_tables(_summaries(result, "ml"))
     summaries.published([summary for _, summary in _summaries(result, "published")])
+    summaries.lake([summary for _, summary in _summaries(result, "lake")])
     summaries.built(time.monotonic() - started)
     if not result.success:
         summaries.build_failed(_step_failures(result), run_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 from api.keys import SCOPES
 from orchestration.settings import API_PORT, DAGSTER_PORT, SEEDS_ENV, SUPERSET_PORT
 
-VERBS = "{generate,build,dbt,bench,serve,score,superset,api}"
+VERBS = "{generate,build,dbt,bench,serve,score,export,superset,api}"
 _SEEDS_HELP = f"landing folder (default ${SEEDS_ENV} or ./seeds)"
 
 SCORE_EPILOG = """\
@@ -139,6 +139,39 @@ def _score(verbs: argparse._SubParsersAction) -> None:
     score.set_defaults(command="score")
 
 
+EXPORT_EPILOG = """\
+Examples:
+  comptoir export --table marts.mart_daily_sales --format csv --out exports --from 2025-01-01 --to 2025-03-31
+  comptoir export --table ml.customer_scores --format parquet --out exports
+Writes OUT/<schema>.<table>.<format> (replaced at once if it exists): Parquet with the warehouse's types, CSV with
+a header and CRLF rows (text cells a spreadsheet would run as a formula get a leading '), JSON as one array of
+objects. Only schemas marts and ml; personal columns (names, e-mails, phones, addresses) are left out unless
+--include-pii. --from/--to filter on the table's date (order_date, date_day, month_start, cohort_month or
+cohort_week, the first it has). The whole lake, every business table as Parquet partitioned by year and month,
+is written after each build under $COMPTOIR_HOME/lake.
+Exit status: 0 exported; 2 the table or the range was refused; 1 no published warehouse or another failure.
+"""
+
+
+def _export(verbs: argparse._SubParsersAction) -> None:
+    export = verbs.add_parser(
+        "export", help="export a business table of the published warehouse as Parquet, CSV or JSON",
+        description="Export one table of schema marts or ml from the published warehouse.",
+        epilog=EXPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    export.add_argument("--table", required=True, metavar="SCHEMA.TABLE", help="e.g. marts.mart_daily_sales")
+    export.add_argument("--format", choices=("parquet", "csv", "json"), default="parquet",
+                        help="file format (default parquet)")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder to write the file into")
+    export.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="first day to export (inclusive), on the table's date column")
+    export.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="last day to export (inclusive)")
+    export.add_argument("--include-pii", action="store_true",
+                        help="keep the personal columns (names, e-mails, phones, addresses): left out by default")
+    export.set_defaults(command="export")
+
+
 def _superset(verbs: argparse._SubParsersAction) -> None:
     bi = verbs.add_parser(
         "superset",
@@ -208,6 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description="Comptoir: the everyday verbs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar=VERBS)
-    for add in (_generate, _build, _dbt, _bench, _serve, _score, _superset, _api):
+    for add in (_generate, _build, _dbt, _bench, _serve, _score, _export, _superset, _api):
         add(verbs)
     return parser

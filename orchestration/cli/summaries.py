@@ -11,9 +11,12 @@ from orchestration.dbt.results import RunSummary
 from orchestration.run_log import QUARANTINE_MODEL, quarantine_counts
 from orchestration.settings import Settings
 
+LAKE_STEP = "lake__exports"  # the lake asset's step in a Dagster run (orchestration/defs/publish/assets.py)
+
 if TYPE_CHECKING:  # only for the annotations: `comptoir score` must not import Superset's client, nor build the ML
     from api.keys import KeyRecord, KeyStore
     from ml.propensity.batch import ScoreSummary
+    from orchestration.lake import TableExport
     from orchestration.superset.sync import SyncReport
 
 
@@ -81,6 +84,28 @@ def published(summaries: list[str]) -> None:
         print(f"Published: {summary}")
 
 
+def lake(summaries: list[str]) -> None:
+    for summary in summaries:
+        print(f"Lake: {summary}")
+
+
+def lake_failed(message: str) -> None:
+    print(f"error: the lake export failed: {message}", file=sys.stderr)
+    print("The warehouse was published; the lake keeps its previous export.", file=sys.stderr)
+
+
+def exported(export: TableExport, include_pii: bool) -> None:
+    span = ""
+    if export.date_column:
+        span = (f" ({export.date_column} from {export.date_from or 'the first day'} to "
+                f"{export.date_to or 'the last day'})")
+    print(f"Exported {export.table}: {export.rows:,} rows{span} to {export.path.resolve()} in {export.seconds:.1f}s")
+    if export.left_out:
+        print(f"  personal columns left out: {', '.join(export.left_out)} (--include-pii keeps them)")
+    elif include_pii:
+        print("  personal columns included (--include-pii): the file names people, keep it private")
+
+
 def built(seconds: float) -> None:
     print(f"Built in {seconds:.1f}s")
 
@@ -88,7 +113,10 @@ def built(seconds: float) -> None:
 def build_failed(failures: list[tuple[str, str]], run_dir: Path) -> None:
     for step_key, message in failures:
         print(f"error in {step_key}: {message}", file=sys.stderr)
-    if any(step_key.startswith("raw__") for step_key, _ in failures):
+    if failures and all(step_key == LAKE_STEP for step_key, _ in failures):
+        print("Build failed in the lake export: the warehouse was published, the lake keeps its previous export.",
+              file=sys.stderr)
+    elif any(step_key.startswith("raw__") for step_key, _ in failures):
         print("Build failed; a source that failed keeps its previous raw table.", file=sys.stderr)
     else:
         print(f"Build failed; dbt's output and artifacts: {run_dir}", file=sys.stderr)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import duckdb
 
+# Columns that identify a person: the rule is orchestration/personal.py's (the lake's too). A dataset exposing one
+# is refused: read the table through a virtual dataset (`sql: select ... from marts.x`) that leaves them out.
+from orchestration.personal import is_pii as is_pii
+
 log = logging.getLogger(__name__)
 
 # Schemas a dataset may read (pipeline: the build's own record, orchestration/run_log.py). Raw, staging and
@@ -17,24 +21,12 @@ log = logging.getLogger(__name__)
 ALLOWED_SCHEMAS = ("marts", "ml", "pipeline")
 FORBIDDEN_SCHEMAS = ("raw", "staging", "intermediate")
 
-# Columns that identify a person. A dataset exposing one is refused: read the table through a virtual
-# dataset (`sql: select ... from marts.x`) that leaves them out.
-PII_COLUMNS = frozenset({
-    "email", "email_address", "customer_email", "customer_name", "first_name", "last_name", "full_name", "phone",
-    "phone_number", "shipping_address", "billing_address", "address",
-})
-_PII_PATTERN = re.compile(r"_(email|phone|email_address|phone_number)$")  # contact_email, customer_phone, ...
 
 # relation references in a virtual dataset's SQL: schema.table (optionally quoted, optionally database-qualified)
 _RELATION = re.compile(r'\b(?:from|join)\s+(?:"?\w+"?\.)?"?(\w+)"?\."?(\w+)"?', re.IGNORECASE)
 _ANY_SCHEMA_REFERENCE = re.compile(r'\b"?(raw|staging|intermediate)"?\s*\.', re.IGNORECASE)
 
 TEMPORAL_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
-
-
-def is_pii(column: str) -> bool:
-    name = column.lower()
-    return name in PII_COLUMNS or bool(_PII_PATTERN.search(name))
 
 
 def is_temporal(duckdb_type: str) -> bool:

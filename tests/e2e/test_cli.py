@@ -26,7 +26,7 @@ def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.Comple
                           timeout=600)
 
 
-@pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["dbt"], ["bench"], ["serve"], ["score"],
+@pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["dbt"], ["bench"], ["serve"], ["score"], ["export"],
                                   ["superset"], ["superset", "follow"], ["api"], ["api", "keys"],
                                   ["api", "keys", "create"]])
 def test_every_verb_has_help(verb: list[str], tmp_path: Path) -> None:

@@ -61,3 +61,15 @@ def test_the_forecast_reads_its_backtest_and_both_are_refitted_weekly() -> None:
     daily = defs.resolve_job_def(REFRESH_JOB_NAME).asset_layer.selected_asset_keys
     assert {ACCURACY_KEY, FORECAST_KEY, STOCKOUT_KEY} <= weekly
     assert STOCKOUT_KEY in daily and not {ACCURACY_KEY, FORECAST_KEY} & daily
+
+
+def test_every_job_that_publishes_writes_the_lake_after_the_publish() -> None:
+    """The lake is exported from the published copy, so it runs after the publish, in every job that publishes."""
+    from orchestration.definitions import WAREHOUSE_FULL_REFRESH_JOB_NAME, WAREHOUSE_JOB_NAME, defs
+    from orchestration.defs.ml.schedules import REFIT_JOB_NAME, REFRESH_JOB_NAME
+    from orchestration.defs.publish.assets import LAKE_KEY, PUBLISHED_KEY
+
+    assert defs.resolve_asset_graph().get(LAKE_KEY).parent_keys == {PUBLISHED_KEY}
+    for name in (WAREHOUSE_JOB_NAME, WAREHOUSE_FULL_REFRESH_JOB_NAME, REFRESH_JOB_NAME, REFIT_JOB_NAME):
+        selected = defs.resolve_job_def(name).asset_layer.selected_asset_keys
+        assert {PUBLISHED_KEY, LAKE_KEY} <= selected, name

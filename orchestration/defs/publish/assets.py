@@ -6,6 +6,9 @@ warehouse reacts to that (the Superset follower re-syncs the dashboards); the bu
 The asset depends on every other asset of the warehouse job, so it runs last and only when all of them
 succeeded: a failed raw load, a failing dbt test (dbt build stops the step) or a failed ML asset skips it,
 and the previously published copy stays as it was.
+
+After it, `lake/exports` writes the published copy's business tables as Parquet (orchestration/lake.py). It reads
+the published file, never the build file: a failed export leaves the publish as it was (and the previous lake).
 """
 
 from collections.abc import Iterable
@@ -24,10 +27,12 @@ from dagster import (
 )
 
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lake import ExportError, export_lake
 from orchestration.publish import PublishError, publish_warehouse
 from orchestration.run_log import BuildRecord, forget_build, record_build
 
 PUBLISHED_KEY = AssetKey(["published", "warehouse"])
+LAKE_KEY = AssetKey(["lake", "exports"])
 PUBLISH_GROUP = "published"
 
 
@@ -107,3 +112,44 @@ def build_publish_asset(upstream: Iterable[AssetsDefinition | AssetSpec], publis
         )
 
     return published_warehouse
+
+
+def build_lake_asset(published_path: Path, lake_path: Path) -> AssetsDefinition:
+    """The Parquet lake, written from `published_path` into `lake_path` after each publish."""
+
+    @asset(
+        key=LAKE_KEY,
+        deps=[PUBLISHED_KEY],
+        group_name=PUBLISH_GROUP,
+        kinds={"parquet"},
+        description=(
+            "The business tables (schemas marts and ml) of the published warehouse as Parquet under "
+            "COMPTOIR_HOME/lake/<schema>/<table>/, dated tables partitioned year=/month=, personal columns left "
+            "out; written beside the previous lake and renamed over it, so a failed export keeps the previous one."
+        ),
+    )
+    def lake_exports(context: AssetExecutionContext) -> MaterializeResult:
+        try:
+            lake = export_lake(published_path, lake_path)
+        except ExportError as error:
+            raise Failure(description=str(error), allow_retries=False) from error
+        partitioned = sum(1 for table in lake.tables if table.partition_column)
+        context.log.info(f"lake {lake.path}: {len(lake.tables)} tables, {lake.files} files, {lake.rows:,} rows "
+                         f"in {lake.seconds:.1f}s")
+        return MaterializeResult(
+            metadata={
+                "summary": f"{lake.path} ({len(lake.tables)} tables, {partitioned} partitioned by month; "
+                f"{lake.files} files, {lake.rows:,} rows, {lake.bytes / 1e6:,.1f} MB, {lake.seconds:.1f}s)",
+                "path": MetadataValue.path(str(lake.path)),
+                "tables": len(lake.tables),
+                "files": lake.files,
+                "rows": lake.rows,
+                "bytes": lake.bytes,
+                "seconds": round(lake.seconds, 2),
+                "partitioned": MetadataValue.md(
+                    "\n".join(f"- {t.schema}.{t.name}: {t.partition_column or 'unpartitioned'}" for t in lake.tables)
+                ),
+            }
+        )
+
+    return lake_exports
