@@ -8,10 +8,14 @@ its types (a HUGEINT becomes DECIMAL(38,0): Parquet has no 128-bit integer, and 
 what a business user may take away. DuckDB's COPY writes everything, one table after another; no row passes
 through Python.
 
-Atomic and idempotent: the new lake is written whole into a sibling folder, then renamed in place of the previous
-one (which is then deleted), so a reader finds the previous lake or the new one, and a failed export leaves the
-previous lake as it was. One DuckDB thread writes each file in the table's storage order, so the same published
-warehouse gives byte-identical files.
+Atomic and idempotent: the new lake is made in a sibling folder, then renamed in place of the previous one (which
+is then deleted), so a reader finds the previous lake or the new one, and a failed export leaves the previous lake
+as it was. A new day costs about a day: the lake's manifest (`_comptoir_lake.json`, ignored by Hive-style readers
+as its name starts with `_`) keeps each partition's row count and fingerprint (the sum of a hash of every written
+column of every row); a partition whose rows are unchanged is hard-linked from the previous lake instead of
+written again (files are never modified in place, so the two lakes may share them), and only the changed months
+are written. A table whose columns changed is written whole. One DuckDB thread writes each file in the table's
+storage order, so the same published warehouse gives byte-identical files.
 
 `export_table` is `comptoir export`: one business table (a date range of it, personal columns only when asked)
 as a Parquet, CSV or JSON file. Plain Python and DuckDB, no Dagster.
@@ -19,6 +23,7 @@ as a Parquet, CSV or JSON file. Plain Python and DuckDB, no Dagster.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -48,6 +53,9 @@ FORMATS = ("parquet", "csv", "json")
 # Text cells a spreadsheet would run as a formula (ml/csv_safety.py, the same OWASP rule, applied in SQL).
 _FORMULA_PREFIXES = "'=', '+', '-', '@', chr(9), chr(13)"
 _LEFTOVER_TAGS = (".tmp-", ".old-")
+MANIFEST_FILE = "_comptoir_lake.json"
+MANIFEST_VERSION = 1
+UNPARTITIONED = ""  # the manifest's partition key of an undated table's one file
 
 
 class ExportError(RuntimeError):
@@ -98,6 +106,8 @@ class LakeTable:
     files: int
     partition_column: str | None
     left_out: tuple[str, ...]  # personal columns not written
+    written: int = 0  # partitions (or the one file) written by this export; the others were kept
+    kept: int = 0  # partitions hard-linked unchanged from the previous lake
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,14 @@ class LakeExport:
     @property
     def files(self) -> int:
         return sum(table.files for table in self.tables)
+
+    @property
+    def written(self) -> int:
+        return sum(table.written for table in self.tables)
+
+    @property
+    def kept(self) -> int:
+        return sum(table.kept for table in self.tables)
 
 
 @dataclass(frozen=True)
@@ -217,30 +235,115 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_lake_table(con: duckdb.DuckDBPyConnection, table: BusinessTable, root: Path) -> LakeTable:
-    kept = [column for column in table.columns if not is_pii(column.name)]
-    columns = ", ".join(_projection(kept, "parquet"))
+def _partition_key(year: object, month: object) -> str:
+    if year is None:
+        return f"year={NULL_PARTITION}/month={NULL_PARTITION}"
+    return f"year={year}/month={month}"
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, table: BusinessTable, kept: list[TableColumn]
+                  ) -> dict[str, dict[str, object]]:
+    """Rows and fingerprint per partition (one entry, UNPARTITIONED, for an undated table): a sum of 64-bit row
+    hashes, independent of the rows' order, so unchanged months are recognised without reading the old files."""
+    row_hash = f"hash({', '.join(quote(column.name) for column in kept)})"
+    source = f"{quote(table.schema)}.{quote(table.name)}"
+    # The sums do not depend on the rows' order: every core may take part (the files are written with one).
+    con.execute(f"set threads = {os.cpu_count() or 1}")
+    try:
+        rows = _fingerprint_rows(con, table, row_hash, source)
+    finally:
+        con.execute("set threads = 1")
+    return {
+        (UNPARTITIONED if year == UNPARTITIONED else _partition_key(year, month)):
+            {"rows": int(count), "fingerprint": fingerprint}
+        for year, month, count, fingerprint in rows
+    }
+
+
+def _fingerprint_rows(con: duckdb.DuckDBPyConnection, table: BusinessTable, row_hash: str, source: str
+                      ) -> list[tuple]:
+    if table.partition_column is None:
+        return con.execute(f"select {_literal(UNPARTITIONED)}, null, count(*), cast(sum({row_hash}) as varchar) "
+                           f"from {source}").fetchall()
+    day = quote(table.partition_column)
+    return con.execute(f"select year({day}), month({day}), count(*), cast(sum({row_hash}) as varchar) "
+                       f"from {source} group by all").fetchall()
+
+
+def _changed_months(day: str, keys: list[str]) -> str:
+    """A WHERE condition selecting the rows of the partitions `keys` (Hive folder names) of date column `day`."""
+    conditions = []
+    months = [key for key in keys if NULL_PARTITION not in key]
+    if months:
+        numbers = ", ".join(str(int(key.split("/")[0][5:]) * 100 + int(key.split("/")[1][6:])) for key in months)
+        conditions.append(f"year({day}) * 100 + month({day}) in ({numbers})")
+    if len(months) < len(keys):
+        conditions.append(f"{day} is null")
+    return " or ".join(conditions)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-link every file of `source` into `target` (folders made): the old and new lake share the files."""
+    for path in source.rglob("*"):
+        if path.is_file():
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            os.link(path, destination)
+
+
+def _write_lake_table(con: duckdb.DuckDBPyConnection, table: BusinessTable, root: Path,
+                      previous: dict[str, object] | None, previous_root: Path | None
+                      ) -> tuple[LakeTable, dict[str, object]]:
+    """Write `table` under `root`, keeping from `previous_root` the partitions `previous` (its manifest entry)
+    shows unchanged. Returns the table's summary and its manifest entry."""
+    kept_columns = [column for column in table.columns if not is_pii(column.name)]
+    columns = ", ".join(_projection(kept_columns, "parquet"))
     source = f"{quote(table.schema)}.{quote(table.name)}"
     folder = private_dir(root / table.schema) / table.name  # DuckDB makes a partitioned COPY's folder itself
     partition = table.partition_column
-    rows = 0
-    if partition is not None:
+    shape = {"columns": [[column.name, column.type] for column in kept_columns], "partition_column": partition}
+    partitions = _fingerprints(con, table, kept_columns)
+    reusable = previous_root is not None and previous is not None and all(
+        previous.get(key) == value for key, value in shape.items())
+    old_partitions: dict[str, object] = previous.get("partitions", {}) if reusable else {}  # type: ignore[union-attr,assignment]
+    unchanged = [key for key, entry in partitions.items() if old_partitions.get(key) == entry]
+    changed = [key for key in partitions if key not in unchanged]
+    written = len(changed) if partitions else 1
+    if changed and partition is not None:
         day = quote(partition)
-        written = con.execute(
-            f"copy (select {columns}, year({day}) as year, month({day}) as month from {source}) "
+        where = f" where {_changed_months(day, changed)}" if unchanged else ""
+        con.execute(
+            f"copy (select {columns}, year({day}) as year, month({day}) as month from {source}{where}) "
             f"to {_literal(str(folder))} ({_copy_options('parquet')}, partition_by (year, month))"
-        ).fetchone()
-        rows = int(written[0]) if written else 0
-    if partition is None or rows == 0:
+        )
+    elif changed or not partitions:
         # Undated, or dated without a row: one file (with no row, it still gives readers the columns and types).
         folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
-        written = con.execute(
-            f"copy (select {columns} from {source}) to {_literal(str(folder / 'data_0.parquet'))} "
-            f"({_copy_options('parquet')})"
-        ).fetchone()
-        rows = int(written[0]) if written else 0
+        con.execute(f"copy (select {columns} from {source}) to {_literal(str(folder / 'data_0.parquet'))} "
+                    f"({_copy_options('parquet')})")
+    for key in unchanged:
+        old = previous_root / table.schema / table.name  # type: ignore[operator]
+        _link_tree(old / key if key != UNPARTITIONED else old, folder / key if key != UNPARTITIONED else folder)
+    if not partitions and partition is not None:
+        partitions = {UNPARTITIONED: {"rows": 0, "fingerprint": None}}
     files = sum(1 for _ in folder.rglob("*.parquet"))
-    return LakeTable(table.schema, table.name, rows, files, partition, table.personal_columns)
+    rows = sum(int(entry["rows"]) for entry in partitions.values())  # type: ignore[call-overload]
+    summary = LakeTable(table.schema, table.name, rows, files, partition, table.personal_columns,
+                        written=written, kept=len(unchanged))
+    return summary, {**shape, "partitions": partitions}
+
+
+def read_manifest(lake: Path) -> dict[str, dict[str, object]]:
+    """The previous export's manifest (table → entry); empty when there is none or it cannot be read, which only
+    means every table is written again."""
+    try:
+        manifest = json.loads((lake / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
+        return {}
+    tables = manifest.get("tables")
+    return tables if isinstance(tables, dict) else {}
 
 
 def _lake_siblings(lake: Path) -> list[Path]:
@@ -305,11 +408,18 @@ def export_lake(published: Path, lake: Path) -> LakeExport:
     recover_lake(lake)
     staging = lake.with_name(f".{lake.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
     private_dir(staging)
+    previous = read_manifest(lake)
+    previous_root = lake if previous else None
     try:
         with connect_published(published) as con:
-            tables = tuple(_write_lake_table(con, table, staging) for table in business_tables(con))
-        if not tables:
+            written = [_write_lake_table(con, table, staging, previous.get(table.qualified), previous_root)
+                       for table in business_tables(con)]
+        if not written:
             raise ExportError(f"{published} has no table in schema(s) {', '.join(BUSINESS_SCHEMAS)}: no lake written")
+        tables = tuple(summary for summary, _ in written)
+        manifest = {"version": MANIFEST_VERSION,
+                    "tables": {f"{summary.schema}.{summary.name}": entry for summary, entry in written}}
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         _make_private(staging)
         size = sum(path.stat().st_size for path in staging.rglob("*.parquet"))
         _swap_in(staging, lake)
@@ -317,8 +427,8 @@ def export_lake(published: Path, lake: Path) -> LakeExport:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     result = LakeExport(lake, tables, size, time.monotonic() - started)
-    log.info("lake %s: %d tables, %d files, %d rows (%.1f MB) in %.1fs", lake, len(tables), result.files,
-             result.rows, size / 1e6, result.seconds)
+    log.info("lake %s: %d tables, %d files, %d rows (%.1f MB); %d partitions written, %d kept; %.1fs", lake,
+             len(tables), result.files, result.rows, size / 1e6, result.written, result.kept, result.seconds)
     return result
 
 

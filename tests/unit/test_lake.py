@@ -132,12 +132,12 @@ def test_a_failed_export_leaves_the_previous_lake_whole(published: Path, tmp_pat
     write = lake_module._write_lake_table
     calls = []
 
-    def failing(con: duckdb.DuckDBPyConnection, table: lake_module.BusinessTable, root: Path
-                ) -> lake_module.LakeTable:
+    def failing(con: duckdb.DuckDBPyConnection, table: lake_module.BusinessTable, *args: object
+                ) -> tuple[lake_module.LakeTable, dict]:
         calls.append(table.qualified)
         if len(calls) == 3:  # half-way: two tables written into the new lake, fct_orders the third
             raise OSError(28, "No space left on device")
-        return write(con, table, root)
+        return write(con, table, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(lake_module, "_write_lake_table", failing)
     with pytest.raises(OSError, match="No space left"):
@@ -147,6 +147,57 @@ def test_a_failed_export_leaves_the_previous_lake_whole(published: Path, tmp_pat
     monkeypatch.setattr(lake_module, "_write_lake_table", write)
     export_lake(published, lake)
     assert (lake / "marts" / "fct_orders" / "year=2026" / "month=6").is_dir()
+
+
+def _inodes(root: Path) -> dict[str, int]:
+    return {str(path.relative_to(root)): path.stat().st_ino for path in root.rglob("*.parquet")}
+
+
+def _read_back(lake: Path, con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return con.execute(f"select * exclude (year, month) from read_parquet('{lake}/marts/{table}/**/*.parquet', "
+                       "hive_partitioning = true) order by all").fetchall()
+
+
+def test_a_new_day_writes_only_its_month_and_keeps_the_other_files(published: Path, tmp_path: Path) -> None:
+    """The manifest's fingerprints find the changed month; the other months' files are the previous lake's own
+    (hard links: same inode), and what is read back equals the warehouse."""
+    lake = tmp_path / "lake"
+    first = export_lake(published, lake)
+    assert first.kept == 0 and (lake / lake_module.MANIFEST_FILE).is_file()
+    before = _inodes(lake)
+    with duckdb.connect(str(published)) as con:  # the next build: one new order in February, one changed figure
+        con.execute("insert into marts.fct_orders (order_id, order_date, revenue) "
+                    "values ('O20', date '2025-02-20', 1.00)")
+        con.execute("update marts.dim_customers set city = 'Lyon' where customer_id = 'C1'")
+    second = export_lake(published, lake)
+    after = _inodes(lake)
+    orders = {t.name: t for t in second.tables}["fct_orders"]
+    assert (orders.written, orders.kept) == (1, 3)  # February written; December, January and the NULL dates kept
+    february = "marts/fct_orders/year=2025/month=2/data_0.parquet"
+    assert after[february] != before[february]
+    assert {k: v for k, v in after.items() if k.startswith("marts/fct_orders") and k != february} == {
+        k: v for k, v in before.items() if k.startswith("marts/fct_orders") and k != february}
+    assert after["marts/dim_customers/data_0.parquet"] != before["marts/dim_customers/data_0.parquet"]
+    assert after["ml/customer_scores/data_0.parquet"] == before["ml/customer_scores/data_0.parquet"]
+    with duckdb.connect(str(published), read_only=True) as con:
+        expected = con.execute("select order_id, order_date, cast(units as decimal(38, 0)), revenue, note, "
+                               "refreshed_at from marts.fct_orders order by all").fetchall()
+        assert _read_back(lake, con, "fct_orders") == expected
+
+
+def test_a_changed_table_shape_or_a_lost_manifest_writes_the_table_again(published: Path, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    export_lake(published, lake)
+    with duckdb.connect(str(published)) as con:
+        con.execute("alter table marts.fct_orders add column channel varchar default 'web'")
+    again = {t.name: t for t in export_lake(published, lake).tables}
+    assert (again["fct_orders"].written, again["fct_orders"].kept) == (4, 0)
+    assert (again["dim_customers"].written, again["dim_customers"].kept) == (0, 1)
+    (lake / lake_module.MANIFEST_FILE).write_text("{not json", encoding="utf-8")
+    rewritten = export_lake(published, lake)
+    assert rewritten.kept == 0 and rewritten.written == len(rewritten.tables) + 3  # fct_orders: 4 partitions
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert [row[-1] for row in _read_back(lake, con, "fct_orders")] == ["web"] * 20
 
 
 def test_an_export_killed_between_its_renames_is_put_back(published: Path, tmp_path: Path) -> None:
