@@ -35,12 +35,17 @@ help:
 setup: $(VENV)/.installed $(VENV_BI)/.installed
 	@$(MAKE) --no-print-directory test-deps TEST_DEPS_OPTIONAL=1
 
-# Debian packages the tests drive: Chromium for the dashboard test (playwright never downloads a browser here).
-# Installed when missing if we are root with apt-get; `make setup` only warns otherwise, `make test` stops at once.
+# Debian packages the tests drive: Chromium for the dashboard test (playwright never downloads a browser here), and
+# the Pango libraries WeasyPrint renders the business reports' PDF with. Installed when missing if we are root with
+# apt-get; `make setup` only warns otherwise, `make test` stops at once.
 DEBIAN_TEST_PACKAGES := chromium
+DEBIAN_LIBRARIES := libpango-1.0-0 libpangoft2-1.0-0
 test-deps:
 	@missing=""; for package in $(DEBIAN_TEST_PACKAGES); do \
 	  [ -x "/usr/bin/$$package" ] || missing="$$missing $$package"; done; \
+	for package in $(DEBIAN_LIBRARIES); do \
+	  dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+	    || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "==> installing Debian packages the tests need:$$missing"; \
