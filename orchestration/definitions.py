@@ -13,7 +13,10 @@ from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
 from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit_schedule, refit_job, refresh_job
 from orchestration.defs.publish.assets import PIPELINE_RECORD, build_lake_asset, build_publish_asset
 from orchestration.defs.raw.assets import raw_assets
+from orchestration.defs.reports.assets import build_report_assets
+from orchestration.defs.reports.schedules import build_report_schedules
 from orchestration.defs.resources import WarehouseResource
+from orchestration.reports import REPORTS_GROUP
 from orchestration.settings import Settings, make_private
 
 WAREHOUSE_JOB_NAME = "warehouse"
@@ -23,7 +26,7 @@ WAREHOUSE_FULL_REFRESH_JOB_NAME = "warehouse_full_refresh"
 def build_definitions(settings: Settings) -> Definitions:
     warehouse_job = define_asset_job(
         WAREHOUSE_JOB_NAME,
-        selection=AssetSelection.all(),
+        selection=AssetSelection.all() - AssetSelection.groups(REPORTS_GROUP),
         description=(
             "Load every landing file into schema raw, `dbt build` every model and test (incremental models "
             "take the new rows only), train and score the ML models into schema ml, then publish a copy for "
@@ -33,7 +36,7 @@ def build_definitions(settings: Settings) -> Definitions:
     # The same run with every dbt model rebuilt from the whole raw layer: one click in the UI.
     full_refresh_job = define_asset_job(
         WAREHOUSE_FULL_REFRESH_JOB_NAME,
-        selection=AssetSelection.all(),
+        selection=AssetSelection.all() - AssetSelection.groups(REPORTS_GROUP),
         tags={FULL_REFRESH_TAG: "true"},
         description=(
             "The warehouse job as a full refresh: reload every landing file and rebuild every dbt model "
@@ -41,15 +44,18 @@ def build_definitions(settings: Settings) -> Definitions:
         ),
     )
     assets = [*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS]
+    report_jobs, report_schedules = build_report_schedules()
     return Definitions(
         # Last of all, and only when every step before it succeeded: the copy the dashboards read; then the lake,
         # from that copy (every job that publishes selects it: it is downstream of the publish).
         assets=[*assets, build_publish_asset(assets, settings.published_path),
-                build_lake_asset(settings.published_path, settings.lake_path), *PIPELINE_RECORD],
+                build_lake_asset(settings.published_path, settings.lake_path), *PIPELINE_RECORD,
+                # Read the published copy, on their own schedules: no build job selects them.
+                *build_report_assets(settings.published_path, settings.reports_path)],
         asset_checks=ALL_ML_CHECKS,
-        jobs=[warehouse_job, full_refresh_job, refresh_job, refit_job],
-        # Daily: fresh data scored with the saved models; weekly: the models re-fitted.
-        schedules=[build_daily_schedule(REFRESH_JOB_NAME), build_weekly_refit_schedule()],
+        jobs=[warehouse_job, full_refresh_job, refresh_job, refit_job, *report_jobs],
+        # Daily: fresh data scored with the saved models; weekly: the models re-fitted; the business reports.
+        schedules=[build_daily_schedule(REFRESH_JOB_NAME), build_weekly_refit_schedule(), *report_schedules],
         sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME)],
         resources={
             "warehouse": WarehouseResource(

@@ -30,6 +30,7 @@ DEFAULT_HOME = "warehouse"
 WAREHOUSE_FILE = "comptoir.duckdb"
 PUBLISHED_DIR = "published"
 LAKE_DIR = "lake"
+REPORTS_DIR = "reports"
 # DuckDB's memory budget for the pipeline's connections (dbt's too, through profiles.yml); past it DuckDB spills
 # to `<warehouse>.tmp/` beside the file. DECISIONS.md "Memory limit".
 MEMORY_LIMIT_ENV = "COMPTOIR_DUCKDB_MEMORY_LIMIT"
@@ -117,6 +118,11 @@ class Settings:
     def lake_path(self) -> Path:
         """The business tables as Parquet, rewritten after each publish (orchestration/lake.py)."""
         return self.home / LAKE_DIR
+
+    @property
+    def reports_path(self) -> Path:
+        """The business reports, one folder per period (orchestration/reports/)."""
+        return self.home / REPORTS_DIR
 
     @property
     def dagster_home(self) -> Path:

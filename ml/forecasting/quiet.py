@@ -39,6 +39,9 @@ def silence_prophet_logging() -> None:
     """Set Prophet's and cmdstanpy's loggers to WARNING (and drop the plotly import error line)."""
     # prophet.plot logs the plotly import failure at import time: its level must be set before the import.
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    # prophet.plot imports matplotlib, whose first import in a fresh cache folder (XDG_CACHE_HOME, set per home
+    # for pytensor) says "generated new fontManager" at INFO: a cache note, not our progress.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.WARNING)
     for name in QUIET_LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ from pathlib import Path
 from api.keys import SCOPES
 from orchestration.settings import API_PORT, DAGSTER_PORT, SEEDS_ENV, SUPERSET_PORT
 
-VERBS = "{generate,build,dbt,bench,serve,score,export,superset,api}"
+VERBS = "{generate,build,dbt,bench,serve,score,export,report,superset,api}"
 _SEEDS_HELP = f"landing folder (default ${SEEDS_ENV} or ./seeds)"
 
 SCORE_EPILOG = """\
@@ -151,6 +151,15 @@ cohort_week, the first it has). The whole lake, every business table as Parquet 
 is written after each build under $COMPTOIR_HOME/lake.
 Exit status: 0 exported; 2 the table or the range was refused; 1 no published warehouse or another failure.
 """
+REPORT_EPILOG = """\
+Examples:
+  comptoir report --period 2025-W48
+  comptoir report --last month --email owner@example.com
+Writes $COMPTOIR_HOME/reports/<period>/report.html and report.pdf (replaced whole), and keeps the customers' RFM
+segments there, so the next report of the same kind shows who moved. Mail: $COMPTOIR_SMTP_HOST, _PORT, _USER,
+_PASSWORD, _SECURITY (starttls, ssl or none) and $COMPTOIR_MAIL_FROM.
+Exit status: 0 written (and mailed); 2 a period that is not one; 1 no published warehouse, or mail failed.
+"""
 
 
 def _export(verbs: argparse._SubParsersAction) -> None:
@@ -170,6 +179,23 @@ def _export(verbs: argparse._SubParsersAction) -> None:
     export.add_argument("--include-pii", action="store_true",
                         help="keep the personal columns (names, e-mails, phones, addresses): left out by default")
     export.set_defaults(command="export")
+
+
+def _report(verbs: argparse._SubParsersAction) -> None:
+    report = verbs.add_parser(
+        "report", help="write the weekly or monthly business report (HTML and PDF), and mail it if asked",
+        description="Write the business report of one period from the published warehouse into "
+        "$COMPTOIR_HOME/reports/<period>/ (report.html, report.pdf).",
+        epilog=REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = report.add_mutually_exclusive_group(required=True)
+    which.add_argument("--period", metavar="YYYY-Www|YYYY-MM", help="an ISO week (2025-W48) or a month (2025-11)")
+    which.add_argument("--last", choices=("week", "month"),
+                       help="the last week or month complete in the warehouse's data (what the schedules write)")
+    report.add_argument("--email", nargs="*", metavar="ADDRESS",
+                        help="mail the PDF to these addresses (none given: $COMPTOIR_REPORT_TO), through the SMTP "
+                             "server of $COMPTOIR_SMTP_HOST")
+    report.set_defaults(command="report")
 
 
 def _superset(verbs: argparse._SubParsersAction) -> None:
@@ -241,6 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="comptoir", description="Comptoir: the everyday verbs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar=VERBS)
-    for add in (_generate, _build, _dbt, _bench, _serve, _score, _export, _superset, _api):
+    for add in (_generate, _build, _dbt, _bench, _serve, _score, _export, _report, _superset, _api):
         add(verbs)
     return parser

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # only for the annotations: `comptoir score` must not import 
     from api.keys import KeyRecord, KeyStore
     from ml.propensity.batch import ScoreSummary
     from orchestration.lake import TableExport
+    from orchestration.reports import Report
     from orchestration.superset.sync import SyncReport
 
 
@@ -104,6 +105,16 @@ def exported(export: TableExport, include_pii: bool) -> None:
         print(f"  personal columns left out: {', '.join(export.left_out)} (--include-pii keeps them)")
     elif include_pii:
         print("  personal columns included (--include-pii): the file names people, keep it private")
+
+
+def reported(report: Report) -> None:
+    figures = report.figures
+    print(f"Report {report.period.label} ({report.period.start} to {report.period.end}) written to "
+          f"{report.folder.resolve()} in {report.seconds:.1f}s: report.html, report.pdf")
+    for note in figures.notes:
+        print(f"  note: {note}")
+    if figures.moves_since:
+        print(f"  RFM moves counted since the report {figures.moves_since}")
 
 
 def built(seconds: float) -> None:

@@ -115,8 +115,9 @@ def test_dbt_tests_on_models_are_asset_checks() -> None:
 def test_the_warehouse_job_loads_raw_then_builds_dbt_in_one_process() -> None:
     job = defs.resolve_job_def(WAREHOUSE_JOB_NAME)
     ml_steps = {a.node_def.name for a in [*ALL_ML_ASSETS, *ALL_ML_CHECKS]}
-    publish_step = defs.resolve_assets_def(AssetKey(["published", "warehouse"])).node_def.name
-    expected = {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps, publish_step}
+    publish_steps = {defs.resolve_assets_def(AssetKey(key)).node_def.name
+                     for key in (["published", "warehouse"], ["lake", "exports"])}
+    expected = {"dbt_models", *(f"raw__{s.name}" for s in SOURCES), *ml_steps, *publish_steps}
     assert {node.name for node in job.nodes} == expected
     assert job.executor_def.name == "in_process"
 
@@ -138,6 +139,20 @@ def test_the_weekly_schedule_refits_the_models_and_refreshes_what_reads_them() -
     assert set(WEEKLY_REFIT_KEYS) <= weekly
     assert AssetKey(["ml", "customer_scores"]) in weekly
     assert AssetKey(["raw", "orders"]) not in weekly and AssetKey(["marts", "fct_orders"]) not in weekly
+
+
+def test_the_reports_have_their_own_schedules_and_no_build_writes_them() -> None:
+    """Mondays 07:00 and the 1st at 07:00, after the 06:00 refresh; each report job selects its report only."""
+    reports = {AssetKey(["reports", "weekly"]), AssetKey(["reports", "monthly"])}
+    for kind, cron in (("weekly", "0 7 * * 1"), ("monthly", "0 7 1 * *")):
+        schedule = defs.resolve_schedule_def(f"report_{kind}")
+        assert (schedule.job_name, schedule.cron_schedule) == (f"report_{kind}", cron)
+        assert defs.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys == {
+            AssetKey(["reports", kind])}
+    for job in (WAREHOUSE_JOB_NAME, REFRESH_JOB_NAME, REFIT_JOB_NAME, "warehouse_full_refresh"):
+        assert not reports & defs.resolve_job_def(job).asset_layer.selected_asset_keys, job
+    assert all(AssetKey(["published", "warehouse"]) in defs.resolve_assets_def(key).dependency_keys
+               for key in reports)
 
 
 # --- a whole run -----------------------------------------------------------------------------

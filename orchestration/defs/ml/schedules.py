@@ -12,6 +12,7 @@ from dagster import AssetKey, AssetSelection, DefaultScheduleStatus, ScheduleDef
 from orchestration.defs.ml.assets import MODEL_RUNS_KEY, SEGMENT_MODEL_KEY
 from orchestration.defs.ml.clv import CUSTOMER_CLV_KEY
 from orchestration.defs.ml.forecasting import ACCURACY_KEY, FORECAST_KEY
+from orchestration.reports import REPORTS_GROUP
 from orchestration.settings import SCHEDULE_TIMEZONE
 
 REFRESH_JOB_NAME = "warehouse_refresh"
@@ -30,13 +31,13 @@ WEEKLY_REFIT_KEYS: list[AssetKey] = [MODEL_RUNS_KEY, SEGMENT_MODEL_KEY, CUSTOMER
 
 refresh_job = define_asset_job(
     REFRESH_JOB_NAME,
-    selection=AssetSelection.all() - AssetSelection.assets(*WEEKLY_REFIT_KEYS),
+    selection=AssetSelection.all() - AssetSelection.assets(*WEEKLY_REFIT_KEYS) - AssetSelection.groups(REPORTS_GROUP),
     description="Load the landing folder, `dbt build`, and score with the saved models (no re-fit).",
 )
 
 refit_job = define_asset_job(
     REFIT_JOB_NAME,
-    selection=AssetSelection.assets(*WEEKLY_REFIT_KEYS).downstream(),
+    selection=AssetSelection.assets(*WEEKLY_REFIT_KEYS).downstream() - AssetSelection.groups(REPORTS_GROUP),
     description="Re-fit the ML models on the current warehouse and refresh everything that reads them.",
 )
 
