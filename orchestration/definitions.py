@@ -5,12 +5,20 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from orchestration.dbt.args import FULL_REFRESH_TAG
+from orchestration.defs.alerts.assets import build_alerts_asset
+from orchestration.defs.alerts.sensors import build_failed_build_sensor
 from orchestration.defs.dbt.assets import dbt_models, load_rejects
 from orchestration.defs.dbt.resources import dbt_resource
 from orchestration.defs.dbt.schedules import build_daily_schedule
 from orchestration.defs.dbt.sensors import build_landing_sensor
 from orchestration.defs.ml import ALL_ML_ASSETS, ALL_ML_CHECKS
-from orchestration.defs.ml.schedules import REFRESH_JOB_NAME, build_weekly_refit_schedule, refit_job, refresh_job
+from orchestration.defs.ml.schedules import (
+    REFIT_JOB_NAME,
+    REFRESH_JOB_NAME,
+    build_weekly_refit_schedule,
+    refit_job,
+    refresh_job,
+)
 from orchestration.defs.publish.assets import PIPELINE_RECORD, build_lake_asset, build_publish_asset
 from orchestration.defs.raw.assets import raw_assets
 from orchestration.defs.reports.assets import build_report_assets
@@ -43,8 +51,11 @@ def build_definitions(settings: Settings) -> Definitions:
             "from scratch (`dbt build --full-refresh`) instead of the incremental path."
         ),
     )
+    # The alert rules read the finished marts and ML tables; the publish waits for them (it carries pipeline.alerts).
     assets = [*raw_assets, load_rejects, dbt_models, *ALL_ML_ASSETS]
+    assets.append(build_alerts_asset(assets))
     report_jobs, report_schedules = build_report_schedules()
+    build_jobs = [WAREHOUSE_JOB_NAME, WAREHOUSE_FULL_REFRESH_JOB_NAME, REFRESH_JOB_NAME, REFIT_JOB_NAME]
     return Definitions(
         # Last of all, and only when every step before it succeeded: the copy the dashboards read; then the lake,
         # from that copy (every job that publishes selects it: it is downstream of the publish).
@@ -56,7 +67,8 @@ def build_definitions(settings: Settings) -> Definitions:
         jobs=[warehouse_job, full_refresh_job, refresh_job, refit_job, *report_jobs],
         # Daily: fresh data scored with the saved models; weekly: the models re-fitted; the business reports.
         schedules=[build_daily_schedule(REFRESH_JOB_NAME), build_weekly_refit_schedule(), *report_schedules],
-        sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME)],
+        sensors=[build_landing_sensor(settings.seeds_dir, WAREHOUSE_JOB_NAME),
+                 build_failed_build_sensor(settings.warehouse_path, build_jobs)],
         resources={
             "warehouse": WarehouseResource(
                 seeds_dir=str(settings.seeds_dir),

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -223,8 +224,24 @@ def run(args: argparse.Namespace) -> int:
     summaries.ml_tables(_summaries(result, "ml"))
     summaries.published([summary for _, summary in _summaries(result, "published")])
     summaries.lake([summary for _, summary in _summaries(result, "lake")])
+    summaries.alerts([summary for key, summary in _summaries(result, "pipeline") if key == "pipeline.alerts"])
     summaries.built(time.monotonic() - started)
     if not result.success:
-        summaries.build_failed(_step_failures(result), run_dir)
+        failures = _step_failures(result)
+        summaries.build_failed(failures, run_dir)
+        _record_failed_build(settings, run_id, job.name, failures)
         return 1
     return 0
+
+
+def _record_failed_build(settings: Settings, run_id: str, job_name: str, failures: list[tuple[str, str]]) -> None:
+    """The failed-build alert, as the Dagster sensor records it for daemon runs (this run has no daemon)."""
+    from orchestration.alerts import record_failed_build
+    from orchestration.alerts.config import AlertConfigError
+
+    message = "; ".join(f"{step}: {text}" for step, text in failures) or "the run failed"
+    try:
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            record_failed_build(con, run_id, job_name, message, datetime.now(UTC).replace(tzinfo=None))
+    except (duckdb.Error, OSError, AlertConfigError) as error:
+        print(f"warning: the failed-build alert was not recorded: {error}", file=sys.stderr)

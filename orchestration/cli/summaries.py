@@ -90,6 +90,11 @@ def lake(summaries: list[str]) -> None:
         print(f"Lake: {summary}")
 
 
+def alerts(summaries: list[str]) -> None:
+    for summary in summaries:
+        print(f"Alerts: {summary} (pipeline.alerts; rules in alerts.yml)")
+
+
 def lake_failed(message: str) -> None:
     print(f"error: the lake export failed: {message}", file=sys.stderr)
     print("The warehouse was published; the lake keeps its previous export.", file=sys.stderr)

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.contract import SOURCES
+from tests.alert_receivers import smtp_server
 from tests.conftest import BUILD_OUTPUT
 
 COMPTOIR = [sys.executable, "-m", "orchestration.cli"]
@@ -27,7 +28,7 @@ def run(args: list[str], home: Path, cwd: Path, **env: str) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("verb", [[], ["generate"], ["build"], ["dbt"], ["bench"], ["serve"], ["score"], ["export"],
-                                  ["superset"], ["superset", "follow"], ["api"], ["api", "keys"],
+                                  ["report"], ["superset"], ["superset", "follow"], ["api"], ["api", "keys"],
                                   ["api", "keys", "create"]])
 def test_every_verb_has_help(verb: list[str], tmp_path: Path) -> None:
     completed = run([*verb, "--help"], tmp_path, tmp_path)
@@ -91,10 +92,16 @@ def test_build_reads_the_landing_folder_from_the_environment_and_fully_refreshes
     assert arguments["full_refresh"] is True and arguments["vars"] == {"scope_tests_to_refreshed_rows": True}
 
 
-def test_build_with_a_missing_required_file_fails_naming_it(tmp_path: Path, make_seeds) -> None:
+def test_build_with_a_missing_required_file_fails_naming_it_and_mails_the_alert(tmp_path: Path, make_seeds) -> None:
+    """The failed build is also an alert (alerts.yml rule failed_build), mailed by `comptoir build` itself."""
     folder = make_seeds({"customers.json": None})
-    completed = run(["build", "--seeds", str(folder)], tmp_path / "home", tmp_path)
+    with smtp_server() as (box, smtp):
+        completed = run(["build", "--seeds", str(folder)], tmp_path / "home", tmp_path,
+                        COMPTOIR_ALERT_TO="ops@shop.test", **smtp)
     assert completed.returncode == 1
     assert "customers.json: required source file is missing" in completed.stderr
+    ((recipients, message),) = box.messages
+    assert recipients == ["ops@shop.test"] and message["Subject"] == "[Comptoir alert] failed_build: warehouse"
+    assert "customers.json: required source file is missing" in message.get_payload(decode=True).decode()
 
 

@@ -6,56 +6,32 @@ COMPTOIR_SCREENSHOTS=1 also writes page 1 of the monthly report to docs/screensh
 
 from __future__ import annotations
 
-import email
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from email.message import Message
 from pathlib import Path
 
 import duckdb
 import pdfplumber
 import pytest
-from aiosmtpd.controller import Controller
 
 from orchestration.reports import write_report
 from orchestration.reports.periods import parse
 from orchestration.settings import REPO_ROOT
+from tests.alert_receivers import Mailbox, smtp_server
 
 pytestmark = pytest.mark.slow
 
 MONTH, WEEK, NEXT_WEEK = "2025-11", "2025-W47", "2025-W48"
 
 
-@dataclass
-class Mailbox:
-    """What a local SMTP server received: (envelope recipients, parsed message)."""
-
-    messages: list[tuple[list[str], Message]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))  # type: ignore[attr-defined]
-        return "250 OK"
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, dict[str, str]]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, {"COMPTOIR_SMTP_HOST": "127.0.0.1", "COMPTOIR_SMTP_PORT": str(port),
-                    "COMPTOIR_SMTP_SECURITY": "none", "COMPTOIR_MAIL_FROM": "reports@shop.test"}
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def pdf_text(path: Path) -> str:

@@ -18,7 +18,7 @@ from orchestration.settings import REPO_ROOT
 
 CORE = ["orchestration/settings.py", "orchestration/contract.py", "orchestration/raw_load.py",
         "orchestration/publish.py", "orchestration/run_log.py", "orchestration/faults.py", "orchestration/dbt",
-        "orchestration/personal.py", "orchestration/lake.py", "orchestration/reports"]
+        "orchestration/personal.py", "orchestration/lake.py", "orchestration/reports", "orchestration/alerts"]
 # (files, module prefixes they must not import)
 RULES = [
     (["ml"], ("dagster", "dagster_dbt", "orchestration")),
