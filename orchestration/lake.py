@@ -37,6 +37,7 @@ import duckdb
 
 from orchestration.faults import pause_point
 from orchestration.personal import is_pii
+from orchestration.publish import fsync_dir
 from orchestration.settings import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, duckdb_config, private_dir
 
 log = logging.getLogger(__name__)
@@ -227,14 +228,6 @@ def _make_private(root: Path) -> None:
             os.chmod(os.path.join(folder, name), PRIVATE_FILE_MODE)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _partition_key(year: object, month: object) -> str:
     if year is None:
         return f"year={NULL_PARTITION}/month={NULL_PARTITION}"
@@ -396,7 +389,7 @@ def _swap_in(new: Path, lake: Path) -> None:
         if old is not None:
             os.rename(old, lake)
         raise
-    _fsync_dir(lake.parent)
+    fsync_dir(lake.parent)
     if old is not None:
         shutil.rmtree(old)
 

@@ -76,7 +76,8 @@ def _write_fact(published: Published, run_id: str | None) -> PublishedFact:
     return fact
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (the folder's entry list on disk)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -127,7 +128,7 @@ def publish_warehouse(source: Path, target: Path, run_id: str | None = None) -> 
         os.chmod(tmp_path, PRIVATE_FILE_MODE)
         pause_point("publish")  # a fault-injection test kills the build here: the copy written, not yet renamed
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
