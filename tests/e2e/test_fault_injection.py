@@ -55,8 +55,10 @@ def digest(path: Path) -> str:
 
 
 def build(home: Home) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*COMPTOIR, str(home.seeds)], cwd=REPO_ROOT, env=home.env(), capture_output=True,
-                          text=True, timeout=TIMEOUT)
+    """The daily schedule's build (scores with the saved models): every build, re-fit or not, first tidies what a
+    killed one left (model folders, publish and lake temporaries) and marks its runs failed."""
+    return subprocess.run([*COMPTOIR, str(home.seeds), "--no-refit"], cwd=REPO_ROOT, env=home.env(),
+                          capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def _watch(stream: object, lines: list[str], seen: threading.Event, marker: str) -> None:
