@@ -19,6 +19,9 @@ CMD ["gunicorn", "--no-control-socket", "--workers", "2", "--worker-class", "gth
 
 FROM ${PYTHON_IMAGE} AS pipeline
 WORKDIR /app
+# Pango: WeasyPrint renders the business reports' PDF with it (the reports assets and `comptoir report`).
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements/pipeline.lock requirements/pipeline.lock
 RUN pip install --no-cache-dir -r requirements/pipeline.lock dagster-postgres==0.29.27 psycopg2-binary==2.9.13
 COPY . .
