@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from api import queries
+from api.warehouse import Snapshot
 from orchestration.reports import render
 from orchestration.reports.figures import SEGMENTS_FILE, ReportFigures, collect, save_segments
 from orchestration.reports.periods import Kind, Period, last_complete
@@ -61,15 +63,10 @@ def earlier_report(reports_dir: Path, period: Period) -> Path | None:
     return earlier[-1] if earlier else None
 
 
-def published_as_of(published: Path) -> datetime | None:
-    with _connect(published) as con:
-        row = con.execute("select max(as_of_date) from marts.mart_kpis").fetchone()
-    return row[0] if row else None
-
-
 def default_period(published: Path, kind: Kind) -> Period:
     """The last week or month complete in the published warehouse's data (what the schedules report)."""
-    as_of = published_as_of(published)
+    with _connect(published) as con:
+        as_of = queries.as_of_date(Snapshot(con.cursor(), None))
     if as_of is None:
         raise ReportError(f"{published} has no as-of date (marts.mart_kpis is empty): nothing to report")
     return last_complete(kind, as_of)
@@ -114,4 +111,4 @@ def write_report(published: Path, reports_dir: Path, period: Period) -> Report:
     return report
 
 
-__all__ = ["REPORTS_GROUP", "Report", "ReportError", "default_period", "last_complete", "write_report"]
+__all__ = ["REPORTS_GROUP", "Report", "ReportError", "default_period", "write_report"]

@@ -3,7 +3,6 @@ so the report's figures are the API's and the dashboards' for the same dates (te
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,8 +14,6 @@ import duckdb
 from api import queries
 from api.warehouse import Snapshot
 from orchestration.reports.periods import Period
-
-log = logging.getLogger(__name__)
 
 KPI_NAMES = ("revenue", "orders", "customers", "average_order_value", "margin_pct", "conversion_rate")
 TOP_N = 10

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,6 @@ import matplotlib.pyplot as plt
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from orchestration.reports.figures import Kpi, ReportFigures
-
-log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATE = "report.html.j2"
@@ -147,7 +144,7 @@ def html(figures: ReportFigures, generated_at: str) -> str:
         f=figures, generated_at=generated_at, kpi_labels=KPI_LABELS, kpi_value=kpi_value, Kpi=Kpi,
         charts={"trend": trend_chart(figures), "forecast": forecast_chart(figures),
                 "segments": segments_chart(figures)},
-        forecast_totals=forecast_totals(figures), today=date.today(),
+        forecast_totals=forecast_totals(figures),
     )
 
 
