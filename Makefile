@@ -109,7 +109,7 @@ test: setup test-deps lint
 test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow" -x -q
-	$(BIN)/pytest -q "tests/integration/test_incremental.py::test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag"
+	$(BIN)/pytest -q "tests/integration/test_incremental.py::test_the_first_dagster_run_builds_every_model_and_runs_every_test"
 
 # After editing dbt models: `dbt build` of the models changed since the last build and their children, then publish.
 dev: setup

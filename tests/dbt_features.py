@@ -8,8 +8,10 @@ test's own (``marts.*``, ``intermediate.*`` with the columns the models use); th
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import subprocess
 import tempfile
 from datetime import date
@@ -24,6 +26,7 @@ from orchestration.dbt.project import DBT_PROJECT_DIR, dbt_executable
 def compiled_features() -> dict[str, str]:
     """Model name -> compiled SQL of every feature model."""
     target = Path(tempfile.mkdtemp(prefix="comptoir-features-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
     env = {**os.environ, "COMPTOIR_DUCKDB_PATH": ":memory:", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     completed = subprocess.run(
         [str(dbt_executable()), "compile", "--select", "resource_type:model,path:models/features",

@@ -8,9 +8,14 @@ asks for (as_of_date, propensity_horizon_days, ...). The ML code then reads the 
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -109,23 +114,41 @@ def write_landing(shop: Shop, folder: Path) -> Path:
 
 
 def build_feature_warehouse(shop: Shop, root: Path, dbt_vars: Mapping[str, object] | None = None) -> Path:
-    """Load ``shop`` into a new warehouse under ``root`` and `dbt build` the feature models; the warehouse path."""
+    """Load ``shop`` into a new warehouse under ``root`` and `dbt build` the feature models; the warehouse path.
+
+    dbt parses the whole project again whenever its profile (the warehouse path) or its vars change: five of a
+    build's eleven seconds. So every build of the session runs at one warehouse path, the file moved to ``root``
+    afterwards, and each set of vars keeps its own target folder, whose saved parse the next build with the same
+    vars reuses."""
     folder = write_landing(shop, root / "landing")
-    database = root / "warehouse.duckdb"
-    with duckdb.connect(str(database)) as con:
+    arguments = vars_arg({key: str(value) if isinstance(value, date) else value
+                          for key, value in (dbt_vars or {}).items()})
+    building = _build_dir() / "warehouse.duckdb"
+    target = _build_dir() / ("target-" + hashlib.sha256(repr(arguments).encode()).hexdigest()[:12])
+    with duckdb.connect(str(building)) as con:
         raw_load.load_all(con, folder, datetime.now(UTC).replace(tzinfo=None))
-    target = root / "target"
-    env = {**os.environ, "COMPTOIR_DUCKDB_PATH": str(database), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    completed = subprocess.run(
-        [str(dbt_executable()), "build", "--select", FEATURES_SELECTION, "--indirect-selection", "cautious",
-         "--exclude-resource-type", "unit_test",
-         *vars_arg({key: str(value) if isinstance(value, date) else value
-                    for key, value in (dbt_vars or {}).items()}),
-         "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target)],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )
-    assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
+    env = {**os.environ, "COMPTOIR_DUCKDB_PATH": str(building), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    try:
+        completed = subprocess.run(
+            [str(dbt_executable()), "build", "--select", FEATURES_SELECTION, "--indirect-selection", "cautious",
+             "--exclude-resource-type", "unit_test", *arguments,
+             "--profiles-dir", ".", "--target-path", str(target), "--log-path", str(target)],
+            cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900, check=False,
+        )
+        assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
+        assert not building.with_name(building.name + ".wal").exists()  # dbt closed the file: nothing pending
+        database = root / "warehouse.duckdb"
+        shutil.move(building, database)
+    finally:
+        building.unlink(missing_ok=True)
     return database
+
+
+@functools.cache
+def _build_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="comptoir-feature-builds-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def connect_features(shop: Shop, root: Path, dbt_vars: Mapping[str, object] | None = None

@@ -32,6 +32,9 @@ class Build:
     seconds: float
     run_results: dict
 
+    def run_args(self) -> dict:
+        return self.run_results["args"]
+
     def failed(self) -> list[str]:
         return [r["unique_id"] for r in self.run_results["results"] if r["status"] in {"error", "fail"}]
 
@@ -72,3 +75,29 @@ def load_and_build(folder: Path, database: Path, target: Path, **dbt_options: ob
     with duckdb.connect(str(database)) as con:
         load_landing(con, folder, datetime.now(UTC).replace(tzinfo=None))
     return run_dbt(database, target, **dbt_options)  # type: ignore[arg-type]
+
+
+def dagster_build(folder: Path, database: Path, tags: dict[str, str] | None = None) -> Build:
+    """The raw assets and the dbt step materialized by Dagster (`materialize`, an ephemeral instance), as the
+    `warehouse` job runs them without ML; the Build of its dbt run (the run's own target folder)."""
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.dbt.runs import RUN_RESULTS_FILE, run_artifacts_dir
+    from orchestration.defs.dbt.assets import dbt_models, load_rejects
+    from orchestration.defs.dbt.resources import dbt_resource
+    from orchestration.defs.raw.assets import raw_assets
+    from orchestration.defs.resources import WarehouseResource
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    resources = {"warehouse": WarehouseResource(seeds_dir=str(folder), database=str(database)),
+                 "dbt": dbt_resource()}
+    started = time.monotonic()
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([*raw_assets, load_rejects, dbt_models], instance=instance, resources=resources,
+                             tags=tags, raise_on_error=False)
+    seconds = time.monotonic() - started
+    assert result.success, [event.message for event in result.all_events if event.is_failure]
+    target = run_artifacts_dir(database, result.run_id)
+    build = Build(database, target, seconds, json.loads((target / RUN_RESULTS_FILE).read_text()))
+    assert not build.failed(), build.failed()
+    return build

@@ -1,19 +1,19 @@
-"""Incremental builds give the same warehouse as a full build (DECISIONS.md "Incremental builds").
+"""Incremental builds give the same warehouse as a full build (DECISIONS.md "Incremental builds"). The committed
+sample is split into its history and its last day. Build 1 loads the history and runs `dbt build`, as a
+Dagster run does; build 2 adds the last day's files (new orders, one corrected order line re-sent with a new
+status, one re-sent as a guest line, one exact copy of an old line, a new customer whose order arrives that
+day, a customer whose old orders referred to it before it was exported, a line moved to another day, unusable
+lines, a product whose cost changed, new web sessions and e-mail events, one session re-sent) and runs `dbt
+build` again, incrementally (the default of every Dagster run); build 3 loads every file into a fresh
+warehouse and builds in full (a Dagster run tagged for a full refresh). Every table of staging, intermediate
+and marts must be identical in builds 2 and 3, row for row; build 2 must really have been incremental (rows it
+did not touch keep build 1's refreshed_at); its tests, the reconciliation included, pass with the test scope
+limited to the refreshed rows; and the marts agree with the independent cross-check reference recomputed from
+all the landing files.
 
-The committed sample is split into its history and its last day. Build 1 loads the history and runs
-`dbt build`; build 2 adds the last day's files (new orders, one corrected order line re-sent with a
-new status, one re-sent as a guest line, one exact copy of an old line, a new customer whose order
-arrives that day, a customer whose old orders referred to it before it was exported, a line moved to
-another day, unusable lines, a product whose
-cost changed, new web sessions and e-mail events, one session re-sent) and runs `dbt build` again,
-incrementally; build 3 loads every file into a fresh warehouse and builds in full. Every table of
-staging, intermediate and marts must be identical in builds 2 and 3, row for row; build 2 must really
-have been incremental (rows it did not touch keep build 1's refreshed_at); its tests, the
-reconciliation included, pass with the test scope limited to the refreshed rows; and the marts
-agree with the independent cross-check reference recomputed from all the landing files.
-
-Real DuckDB, real dbt. The raw layer is written by `load_landing`, which loads each landing file the
-contract names (`<stem>.<ext>`, `<stem>_<tag>.<ext>`) once, in file-name order, appending its rows.
+Real DuckDB, real dbt, real Dagster `materialize` of the raw assets and the dbt step (no ML). The raw
+assets load each landing file the contract names (`<stem>.<ext>`, `<stem>_<tag>.<ext>`) once, in
+file-name order, appending its rows.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import raw_load
+from orchestration.dbt.args import FULL_REFRESH_TAG
 from tests.crosscheck import reference as ref_mod
 from tests.integration import test_cross_check as cross_check
-from tests.integration.dbt_builds import Build, load_and_build, run_dbt
+from tests.integration.dbt_builds import Build, dagster_build, run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -247,25 +247,38 @@ class Builds:
     history_marker: datetime  # build 1's refreshed_at
 
 
+@dataclass(frozen=True)
+class History:
+    scenario: Scenario
+    build: Build  # build 1
+    marker: datetime  # its refreshed_at
+
+
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Iterator[Builds]:
+def history(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> History:
+    """Build 1: the sample's history through the raw assets and the dbt step, in Dagster (the first run of a
+    warehouse, so dbt's unit tests run too). `make test-fast` stops here."""
     root = tmp_path_factory.mktemp("incremental")
     scenario = make_scenario(sample_dir, root)
-    database = root / "incremental" / "comptoir.duckdb"
-    database.parent.mkdir()
-    history = load_and_build(scenario.history, database, root / "target-1")
-    with duckdb.connect(str(database), read_only=True) as con:
+    build = dagster_build(scenario.history, root / "incremental" / "comptoir.duckdb")
+    with duckdb.connect(str(build.database), read_only=True) as con:
         marker = con.execute("select max(refreshed_at) from marts.fct_order_lines").fetchone()[0]
+    return History(scenario, build, marker)
+
+
+@pytest.fixture(scope="module")
+def builds(history: History, sample_dir: Path) -> Iterator[Builds]:
+    """Build 2: the last day added, built as every Dagster run builds (incrementally); build 3: every file loaded
+    into a fresh warehouse and built by a Dagster run tagged for a full refresh."""
+    scenario = history.scenario
     add_day(scenario, scenario.history, sample_dir)
-    incremental = load_and_build(scenario.history, database, root / "target-2", scoped_tests=True,
-                                 parsed=root / "target-1")
-    fresh = root / "full" / "comptoir.duckdb"
-    fresh.parent.mkdir()
-    full = load_and_build(scenario.history, fresh, root / "target-3", full_refresh=True, parsed=root / "target-2")
-    print(f"\ndbt build: history {history.seconds:.1f}s, incremental {incremental.seconds:.1f}s, "
+    incremental = dagster_build(scenario.history, history.build.database)
+    fresh = history.build.database.parent.parent / "full" / "comptoir.duckdb"
+    full = dagster_build(scenario.history, fresh, tags={FULL_REFRESH_TAG: "true"})
+    print(f"\nDagster raw + dbt: history {history.build.seconds:.1f}s, incremental {incremental.seconds:.1f}s, "
           f"full {full.seconds:.1f}s")
-    yield Builds(incremental=incremental, full=full, history=history, scenario=scenario,
-                 landing=scenario.history, history_marker=marker)
+    yield Builds(incremental=incremental, full=full, history=history.build, scenario=scenario,
+                 landing=scenario.history, history_marker=history.marker)
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,42 +479,28 @@ def test_cross_check_after_the_incremental_build(check, incremental_con, referen
 # --------------------------------------------------------------------------------------------
 
 
-def test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag(tmp_path: Path, sample_copy: Path) -> None:
-    from dagster import DagsterInstance, materialize
+def _kinds(build: Build) -> set[str]:
+    return {result["unique_id"].split(".")[0] for result in build.run_results["results"]}
 
-    from orchestration.dbt.args import FULL_REFRESH_TAG
-    from orchestration.dbt.runs import RUN_RESULTS_FILE, run_artifacts_dir
-    from orchestration.defs.dbt.assets import dbt_models, load_rejects
-    from orchestration.defs.dbt.resources import dbt_resource
-    from orchestration.defs.raw.assets import raw_assets
-    from orchestration.defs.resources import WarehouseResource
 
-    database = tmp_path / "home" / "comptoir.duckdb"
-    resources = {"warehouse": WarehouseResource(seeds_dir=str(sample_copy), database=str(database)),
-                 "dbt": dbt_resource()}
+def _took_incremental_branch(build: Build) -> bool:
+    """The compiled fct_order_lines read only the new lines (its incremental branch), or the table whole."""
+    compiled = next((build.target / "compiled").rglob("fct_order_lines.sql")).read_text()
+    return "where order_line_id in (" in compiled
 
-    def run(tags: dict[str, str] | None = None) -> tuple[dict, datetime, bool]:
-        with DagsterInstance.ephemeral() as instance:
-            result = materialize([*raw_assets, load_rejects, dbt_models], instance=instance, resources=resources,
-                                 tags=tags, raise_on_error=False)
-        assert result.success
-        target = run_artifacts_dir(database, result.run_id)
-        results = json.loads((target / RUN_RESULTS_FILE).read_text())
-        with duckdb.connect(str(database), read_only=True) as con:
-            (refreshed,) = con.execute("select min(refreshed_at) from marts.fct_order_lines").fetchone()
-        # The compiled model took its incremental branch (new lines only) or built the table whole.
-        compiled = next((target / "compiled").rglob("fct_order_lines.sql")).read_text()
-        return results, refreshed, "where order_line_id in (" in compiled
 
-    def kinds(results: dict) -> set[str]:
-        return {r["unique_id"].split(".")[0] for r in results["results"]}
+def test_the_first_dagster_run_builds_every_model_and_runs_every_test(history: History) -> None:
+    """The sample's history through Dagster's raw assets and dbt step: every model, data test and dbt unit test."""
+    assert {"model", "test", "unit_test"} <= _kinds(history.build)
+    assert not _took_incremental_branch(history.build)
+    statuses = {result["status"] for result in history.build.run_results["results"]}
+    assert statuses <= {"pass", "success", "no-op"}, statuses
 
-    first, built, incremental = run()
-    assert "unit_test" in kinds(first) and not incremental
-    again, kept, incremental = run()  # incremental; unit tests passed on this project already
-    assert incremental and "unit_test" not in kinds(again)
-    assert [r["unique_id"] for r in again["results"] if r["status"] not in {"pass", "success", "no-op"}] == []
-    if hasattr(raw_load, "LOG_TABLE"):  # the multi-file load keeps an unchanged file's rows and _loaded_at
-        assert kept == built
-    full, rebuilt, incremental = run({FULL_REFRESH_TAG: "true"})
-    assert not incremental and rebuilt > built and "unit_test" in kinds(full)
+
+def test_dagster_runs_incrementally_and_fully_refreshes_on_the_tag(builds: Builds) -> None:
+    # The default run is incremental; the unit tests passed on this project already, so they are not run again.
+    assert _took_incremental_branch(builds.incremental) and "unit_test" not in _kinds(builds.incremental)
+    assert not builds.incremental.run_args().get("full_refresh")
+    # The tag reaches dbt as --full-refresh: every model built whole, the unit tests run again.
+    assert builds.full.run_args().get("full_refresh") is True
+    assert not _took_incremental_branch(builds.full) and "unit_test" in _kinds(builds.full)
