@@ -1,5 +1,6 @@
-"""Incremental builds give the same warehouse as a full build (DECISIONS.md "Incremental builds"). The committed
-sample is split into its history and its last day. Build 1 loads the history and runs `dbt build`, as a
+"""Incremental builds give the same warehouse as a full build (DECISIONS.md "Incremental builds").
+
+The committed sample is split into its history and its last day. Build 1 loads the history and runs `dbt build`, as a
 Dagster run does; build 2 adds the last day's files (new orders, one corrected order line re-sent with a new
 status, one re-sent as a guest line, one exact copy of an old line, a new customer whose order arrives that
 day, a customer whose old orders referred to it before it was exported, a line moved to another day, unusable
