@@ -128,7 +128,9 @@ def admin_user_command(username: str) -> list[str]:
 
 def _stamp(home: Path) -> str:
     """What an initialisation is valid for: the metadata database and the Superset release."""
-    uri = os.environ.get(DATABASE_URI_ENV) or str(superset_dir(home) / "superset.db")
+    # The default SQLite file lives in the home and moves with it: a home copied or moved elsewhere stays
+    # initialised. A database named by the environment is one of its own.
+    uri = os.environ.get(DATABASE_URI_ENV) or "sqlite in COMPTOIR_HOME/superset"
     lock = (REPO_ROOT / "requirements" / "bi.lock").read_text(encoding="utf-8") if (
         REPO_ROOT / "requirements" / "bi.lock").exists() else ""
     release = next((line for line in lock.splitlines() if line.lower().startswith("apache-superset==")), "")

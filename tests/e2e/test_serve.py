@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.publish import publish_warehouse
 from orchestration.superset.client import SupersetClient
+from tests.e2e.conftest import InitialisedSuperset
 
 pytestmark = pytest.mark.slow
 
@@ -46,16 +45,13 @@ def _asset_keys(port: int) -> list[str]:
 
 
 def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
-    tmp_path: Path, repo_root: Path, built_sample: Path
+    tmp_path: Path, repo_root: Path, superset_home: InitialisedSuperset
 ) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copyfile(built_sample, home / "comptoir.duckdb")
-    publish_warehouse(home / "comptoir.duckdb", home / "published" / "comptoir.duckdb")
+    """On a copy of a built, published home whose Superset was initialised (the session's: `comptoir superset
+    init` is tested there); serve finds it initialised, syncs the dashboards and starts everything."""
+    home = superset_home.copy(tmp_path / "home")
     dagster_port, superset_port, api_port = _free_port(), _free_port(), _free_port()
-    env = {**os.environ, "COMPTOIR_HOME": str(home)}
-    for name in ("COMPTOIR_SUPERSET_ADMIN_PASSWORD", "COMPTOIR_SUPERSET_VIEWER_PASSWORD"):
-        env.pop(name, None)
+    env = superset_home.environment(home)
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "serve", "--seeds", str(tmp_path),
          "--dagster-port", str(dagster_port), "--superset-port", str(superset_port), "--api-port", str(api_port)],
@@ -72,8 +68,9 @@ def test_serve_runs_superset_and_dagster_and_ctrl_c_stops_both(
             assert time.monotonic() - started < 900, "".join(lines)[-4000:]
             time.sleep(1)
         output = "".join(lines)
-        print(f"\nserving after {time.monotonic() - started:.1f}s (first run: Superset initialised)")
+        print(f"\nserving after {time.monotonic() - started:.1f}s")
         assert f"Superset:   http://127.0.0.1:{superset_port}" in output
+        assert "Initialising Superset" not in output  # a copied home keeps its initialisation
         assert f"Dagster UI: http://127.0.0.1:{dagster_port}" in output
         assert "Synced 1 dashboard" in output or "Synced" in output
         assert f"API:        http://127.0.0.1:{api_port}/v1" in output

@@ -41,44 +41,12 @@ from orchestration.superset.security import VIEWER_ROLE
 from orchestration.superset.server import Credential, admin_credential, viewer_credential
 from orchestration.superset.sync import ASSETS_DIR, METRICS_FILE, sync
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.conftest import CommandLines, InitialisedSuperset
 
 pytestmark = pytest.mark.slow
 
 SCREENSHOTS_ENV = "COMPTOIR_SCREENSHOTS"
 CHARTS = '[data-test="chart-grid-component"]'
-
-
-class CommandLines:
-    """Every process command line on the machine while the block runs, sampled every 50 ms from /proc: what `ps`
-    shows every local user."""
-
-    def __init__(self) -> None:
-        self.seen: set[bytes] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.05):
-            for entry in os.scandir("/proc"):
-                if entry.name.isdigit():
-                    with contextlib.suppress(OSError):
-                        self.seen.add(Path(entry.path, "cmdline").read_bytes())
-
-    def holding(self, text: str) -> list[str]:
-        """The command lines (arguments joined by spaces) that contain ``text``."""
-        lines = (line.replace(b"\0", b" ").decode(errors="replace") for line in self.seen)
-        return [line for line in lines if text in line]
-
-    def __enter__(self) -> CommandLines:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
 
 
 @dataclass
@@ -114,22 +82,14 @@ def _comptoir(env: dict[str, str], *args: str, timeout: float = 900) -> subproce
 
 
 @pytest.fixture(scope="module")
-def superset(tmp_path_factory: pytest.TempPathFactory, built_sample: Path) -> Iterator[Superset]:
-    """`comptoir superset publish|init|serve|sync` on a throw-away copy of the built sample's home (its saved models
-    too: the build below scores with them)."""
-    home = tmp_path_factory.mktemp("superset") / "home"
-    shutil.copytree(built_sample.parent, home, symlinks=True)
-    env = {**os.environ, "COMPTOIR_HOME": str(home)}
-    for name in ("COMPTOIR_SUPERSET_ADMIN_PASSWORD", "COMPTOIR_SUPERSET_VIEWER_PASSWORD", "SUPERSET_SECRET_KEY",
-                 "COMPTOIR_SUPERSET_DATABASE_URI"):
-        env.pop(name, None)
-    timings: dict[str, float] = {}
-    _comptoir(env, "superset", "publish")
-    command_lines = CommandLines()
-    with command_lines:  # the initialisation makes the admin account: no command line may hold its password
-        started = time.monotonic()
-        _comptoir(env, "superset", "init")
-        timings["init"] = time.monotonic() - started
+def superset(superset_home: InitialisedSuperset, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Superset]:
+    """`comptoir superset serve|sync` on a throw-away copy of the session's initialised Superset home (the built
+    sample's home, published, `comptoir superset init` run: its saved models too, the build below scores with
+    them)."""
+    home = superset_home.copy(tmp_path_factory.mktemp("superset") / "home")
+    env = superset_home.environment(home)
+    timings: dict[str, float] = {"init": superset_home.init_seconds}
+    command_lines = superset_home.command_lines
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = (home / "serve.log").open("w")
