@@ -1,5 +1,9 @@
 """Drive the benchmark: for each size, a full build, its SQL replayed, the pandas baseline and a one-day incremental
-build, interleaved round after round so that the machine's noise hits every side alike."""
+build, interleaved round after round so that the machine's noise hits every side alike.
+
+The full build reads the landing folder but its last day (the history), and the new day is then added to that very
+build, the way the daily schedule adds it: one full build per round instead of two (a history built apart from the
+measured full build would double the bench's longest step for one day of data's difference)."""
 
 from __future__ import annotations
 
@@ -32,7 +36,6 @@ class SizeResult:
     replay: list[dict[str, Any]] = field(default_factory=list)
     pandas: list[dict[str, Any]] = field(default_factory=list)
     incremental: list[dict[str, Any]] = field(default_factory=list)
-    history_build: dict[str, Any] = field(default_factory=dict)
     api_latency: dict[str, Any] = field(default_factory=dict)  # orchestration/bench/latency.py, on the full build
     chart_latency: dict[str, Any] = field(default_factory=dict)
 
@@ -74,15 +77,26 @@ class Bench:
         self.seeds = seeds
         self.work = cache / "runs"
 
+    def _home(self, landing: Landing) -> Path:
+        return self.work / landing.size / "full"
+
+    def _folder(self, landing: Landing) -> Path:
+        return self.work / landing.size / "landing"
+
     def full(self, landing: Landing, result: SizeResult) -> None:
-        home = self.work / landing.size / "full"
-        shutil.rmtree(home, ignore_errors=True)
+        """Days 1..N-1 from an empty home. The landing folder links the history's files and is where the new day
+        is added later: the same paths for both builds, or dbt would re-parse the whole project for the new day (a
+        changed warehouse path in its profile), which a real daily run never pays."""
+        home, folder = self._home(landing), self._folder(landing)
+        for path in (home, folder):
+            shutil.rmtree(path, ignore_errors=True)
         home.mkdir(parents=True)
-        log.info("%s: full build", landing.size)
-        result.full.append(_build(landing.full, home, home))
+        _link_folder(sorted(p for p in landing.history.iterdir() if p.is_file()), folder)
+        log.info("%s: full build (every day but %s)", landing.size, landing.last_day)
+        result.full.append(_build(folder, home, home))
 
     def replay(self, landing: Landing, result: SizeResult) -> None:
-        home = self.work / landing.size / "full"
+        home = self._home(landing)
         run_dir = Path(result.full[-1]["dbt"]["run_dir"])
         log.info("%s: replaying the build's compiled SQL in DuckDB", landing.size)
         command = [sys.executable, "-m", "orchestration.bench.replay", str(run_dir), str(home / "comptoir.duckdb"),
@@ -90,37 +104,18 @@ class Bench:
         result.replay.append(_run_json(command, home, home / "replay.json", home / "bench.log"))
 
     def pandas(self, landing: Landing, result: SizeResult) -> None:
-        home = self.work / landing.size / "full"
+        home = self._home(landing)
         log.info("%s: pandas baseline", landing.size)
-        command = [sys.executable, "-m", "orchestration.bench.pandas_marts", str(landing.full),
+        command = [sys.executable, "-m", "orchestration.bench.pandas_marts", str(landing.history),
                    "--json", str(home / "pandas.json")]
         result.pandas.append(_run_json(command, home, home / "pandas.json", home / "bench.log"))
 
     def incremental(self, landing: Landing, result: SizeResult) -> None:
-        """Days 1..N-1 built once (and kept), then day N added and built the way the daily schedule builds it.
-
-        The history is built at the very paths the new day is built at (home and landing folder): dbt re-parses the
-        whole project when the warehouse path in its profile changes, which a real daily run never pays. A snapshot
-        of that home is kept beside it and copied back before each later round.
-        """
-        base = self.work / landing.size / "incremental"
-        snapshot, home, folder = base / "history-home", base / "home", base / "landing"
-        history_files = sorted(p for p in landing.history.iterdir() if p.is_file())
-        if not (snapshot / "published" / "comptoir.duckdb").exists():
-            shutil.rmtree(base, ignore_errors=True)
-            _link_folder(history_files, folder)
-            log.info("%s: building days 1..N-1 (once; kept for later rounds)", landing.size)
-            home.mkdir(parents=True)
-            result.history_build = _build(folder, home, home)
-            shutil.copytree(home, snapshot, symlinks=True)
-        else:
-            shutil.rmtree(home, ignore_errors=True)
-            shutil.rmtree(folder, ignore_errors=True)
-            shutil.copytree(snapshot, home, symlinks=True)
-            _link_folder(history_files, folder)
-        _link_folder(list(landing.day_files), folder)
+        """Day N added to the round's full build and built the way the daily schedule builds it."""
+        _link_folder(list(landing.day_files), self._folder(landing))
         log.info("%s: adding %s and building incrementally", landing.size, landing.last_day)
-        result.incremental.append(_build(folder, home, home, daily=True))
+        home = self._home(landing)
+        result.incremental.append(_build(self._folder(landing), home, home, daily=True))
 
 
 def run_bench(sizes: list[str], repeat: int, cache: Path, seeds: Path) -> list[SizeResult]:
