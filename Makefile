@@ -101,14 +101,18 @@ published-check:
 serve: setup
 	$(BIN)/comptoir serve
 
+# Two workers (pytest-xdist), one per core: most tests wait on a subprocess, a server or a browser, so one worker
+# keeps one core busy. A test module stays on one worker (its module fixtures are built once); the sample build
+# the session shares is built once for both (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: setup test-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The edit loop (within ~3 min): everything but the tests marked slow (servers, browsers, full builds with ML), then
 # the committed sample through the raw load and `dbt build` (every model, data test and dbt unit test), no ML.
 test-fast: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/pytest -m "not slow" -x -q -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/pytest -q "tests/integration/test_incremental.py::test_the_first_dagster_run_builds_every_model_and_runs_every_test"
 
 # After editing dbt models: `dbt build` of the models changed since the last build and their children, then publish.

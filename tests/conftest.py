@@ -87,22 +87,39 @@ def make_seeds(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
+def built_sample(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path, worker_id: str) -> Path:
     """The committed sample built end to end by `comptoir build` (raw load + dbt + ML); the warehouse path. What the
     build printed is in BUILD_OUTPUT beside it.
 
+    Built once per run: under pytest-xdist (`make test` runs two workers) the first worker to ask builds it in the
+    run's shared temporary folder while the others wait on a lock, then every worker reads the same files.
     COMPTOIR_TEST_BUILT_SAMPLE=<warehouse file> reuses a warehouse built from the same sample, for quick
     local iterations; `make test` and CI never set it.
     """
+    import fcntl
     import os
-    import subprocess
-    import sys
 
     reuse = os.environ.get("COMPTOIR_TEST_BUILT_SAMPLE")
     if reuse:
         return Path(reuse)
+    if worker_id == "master":
+        return _build_sample(tmp_path_factory.mktemp("built-sample"), sample_dir)
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, the workers' parent
+    with (shared / "built-sample.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        home = shared / "built-sample"
+        if not (home / BUILD_OUTPUT).exists():  # written last: a build cut short is built again
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir(mode=0o700)
+            _build_sample(home, sample_dir)
+    return home / "comptoir.duckdb"
 
-    home = tmp_path_factory.mktemp("built-sample")
+
+def _build_sample(home: Path, sample_dir: Path) -> Path:
+    import os
+    import subprocess
+    import sys
+
     env = {**os.environ, "COMPTOIR_HOME": str(home)}
     env.pop("COMPTOIR_SEEDS_DIR", None)
     completed = subprocess.run(
