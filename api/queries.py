@@ -46,6 +46,25 @@ def as_of_date(snapshot: Snapshot) -> date | None:
     return row["as_of_date"] if row else None
 
 
+# Distinct orders and customers over a range as sums of first appearances (mart_serving_distinct_counts,
+# DECISIONS.md "Distinct counts as sums"): exact for one country and one category at most, as the API filters.
+_DISTINCT_COUNTS = """
+    select
+        coalesce(sum(case when measure = 'orders' then appearances end), 0) as orders,
+        coalesce(sum(case when measure = 'customers' then appearances end), 0) as customers
+    from marts.mart_serving_distinct_counts
+    where order_date between ? and ?
+        and (cast(? as varchar) is null or country_name = ? or country_code = upper(?))
+        and category is not distinct from ?
+        and coalesce(case when cast(? as varchar) is null then previous_day else previous_day_in_country end,
+            date '0001-01-01') < ?
+"""
+
+
+def _distinct_count_params(start: date, end: date, country: str | None, category: str | None) -> list[Any]:
+    return [start, end, country, country, country, category, country, start]
+
+
 def kpi_figures(snapshot: Snapshot, start: date, end: date, country: str | None, category: str | None
                 ) -> dict[str, Any]:
     params = _serving_params(start, end, country, category)
@@ -58,18 +77,12 @@ def kpi_figures(snapshot: Snapshot, start: date, end: date, country: str | None,
             from marts.mart_serving_sales_daily
             where {_SERVING_FILTERS}
         ),
-        counts as (
-            select
-                count(distinct order_id) as orders,
-                count(distinct case when is_known_customer then customer_id end) as customers
-            from marts.mart_serving_sale_orders
-            where {_SERVING_FILTERS}
-        )
+        counts as ({_DISTINCT_COUNTS})
         select sums.revenue, counts.orders, counts.customers,
             {MONEY_RATIO.format("sums.revenue", "counts.orders")} as average_order_value,
             {RATIO.format("sums.margin", "sums.costed_revenue")} as margin_pct
         from sums cross join counts
-    """, params + params) or {}
+    """, params + _distinct_count_params(start, end, country, category)) or {}
     web = snapshot.one(f"""
         select {RATIO.format("sum(converted_sessions)", "sum(sessions)")} as conversion_rate
         from marts.mart_kpis_monthly
@@ -87,32 +100,41 @@ def daily_sales(snapshot: Snapshot, start: date, end: date, category: str | None
             where date_day between ? and ? and category = ?
             order by date_day
         """, [start, end, category])
-    # All categories: orders do not add up across categories (an order spans several), so read orders per day
-    # from fct_orders (one date per order), every day of dim_date present as in the mart.
+    # All categories: orders do not add up across categories (an order spans several): a day's distinct sale
+    # orders are its first appearances in the all-categories scope (every appearance on a day is its first
+    # there); the sums come from the serving rollup. Every day of dim_date is present, as in the mart.
     return snapshot.rows(f"""
         with days as (
             select date_day from marts.dim_date where date_day between ? and ?
         ),
-        sales as (
-            select order_date, count(*) as orders, sum(units) as units, sum(revenue) as revenue,
-                sum(cost) as cost, sum(costed_revenue) as costed_revenue
-            from marts.fct_orders
-            where is_sale and order_date between ? and ?
+        sums as (
+            select order_date, sum(units) as units, sum(revenue) as revenue, sum(cost) as cost,
+                sum(costed_revenue) as costed_revenue
+            from marts.mart_serving_sales_daily
+            where order_date between ? and ?
+            group by order_date
+        ),
+        orders as (
+            select order_date, sum(appearances) as orders
+            from marts.mart_serving_distinct_counts
+            where measure = 'orders' and category is null and order_date between ? and ?
             group by order_date
         ),
         cents as (
-            select days.date_day, coalesce(sales.orders, 0) as orders, coalesce(sales.units, 0) as units,
-                {CENTS.format("coalesce(sales.revenue, 0)")} as revenue,
-                {CENTS.format("coalesce(sales.cost, 0)")} as cost,
-                {CENTS.format("coalesce(sales.costed_revenue, 0)")} as costed_revenue
-            from days left join sales on sales.order_date = days.date_day
+            select days.date_day, coalesce(orders.orders, 0) as orders, coalesce(sums.units, 0) as units,
+                {CENTS.format("coalesce(sums.revenue, 0)")} as revenue,
+                {CENTS.format("coalesce(sums.cost, 0)")} as cost,
+                {CENTS.format("coalesce(sums.costed_revenue, 0)")} as costed_revenue
+            from days
+            left join sums on sums.order_date = days.date_day
+            left join orders on orders.order_date = days.date_day
         )
         select date_day, orders, units, revenue, cost, costed_revenue - cost as margin,
             {RATIO.format("costed_revenue - cost", "costed_revenue")} as margin_pct,
             {MONEY_RATIO.format("revenue", "orders")} as average_order_value
         from cents
         order by date_day
-    """, [start, end, start, end])
+    """, [start, end, start, end, start, end])
 
 
 def monthly_sales(snapshot: Snapshot, start: date, end: date) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ superset/metrics.yaml, run in DuckDB with the dashboard's filters: Superset's TE
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -189,9 +190,11 @@ def test_daily_sales_equal_mart_daily_sales(client: TestClient, api_keys: dict[s
         from marts.mart_daily_sales where date_day between ? and ? group by date_day order by date_day
     """, [params["from"], params["to"]])
     _same(api_rows, mart_rows, ["date_day", "units", "revenue", "cost", "margin"])
-    # orders of a day: distinct sale orders, whatever their categories (the per-category rows do not add up)
-    orders = dict(marts.execute("select order_date, count(*) from marts.fct_orders where is_sale and order_date "
-                                "between ? and ? group by 1", [params["from"], params["to"]]).fetchall())
+    # orders of a day: distinct sale orders with a completed line that day, whatever their categories (the
+    # per-category rows do not add up)
+    orders = dict(marts.execute("select order_date, count(distinct order_id) from marts.fct_order_lines "
+                                "where is_sale and order_date between ? and ? group by 1",
+                                [params["from"], params["to"]]).fetchall())
     assert all(row["orders"] == orders.get(date.fromisoformat(row["date_day"]), 0) for row in api_rows)
     books = _get(client, api_keys["aggregates"], "/v1/sales/daily", {**params, "category": "Books"})
     mart_books = _rows(marts, "select * from marts.mart_daily_sales where date_day between ? and ? and category = "
@@ -302,3 +305,32 @@ def test_order_search_equals_sql_on_the_orders(client: TestClient, api_keys: dic
         where {' and '.join(where)}
         order by orders.order_date desc, orders.order_id desc""", values).fetchall()]
     assert found == expected and len(expected) > 0
+
+
+def test_distinct_orders_and_customers_are_exact_for_any_range_country_and_category(
+        client: TestClient, api_keys: dict[str, str], marts: Any) -> None:
+    """/v1/kpis counts orders and customers as sums of first appearances (mart_serving_distinct_counts): for
+    random ranges, each with no filter, a country, a category or both, they equal COUNT(DISTINCT) over the lines.
+    The sample holds orders whose lines span days or buyers (its defects): they are what could go wrong."""
+    spanning = marts.execute("""
+        select count(*) from (
+            select order_id from marts.fct_order_lines where is_sale
+            group by order_id having count(distinct order_date) > 1 or count(distinct customer_id) > 1)
+    """).fetchall()[0][0]
+    assert spanning > 0, "the sample no longer has orders spanning days or buyers: this test needs some"
+    first, last = marts.execute("select min(order_date), max(order_date) from marts.fct_order_lines").fetchall()[0]
+    countries = [c for (c,) in marts.execute("select distinct country_name from marts.mart_serving_sale_orders "
+                                             "order by 1").fetchall()]
+    categories = [c for (c,) in marts.execute("select distinct category from marts.mart_serving_sale_orders "
+                                              "order by 1").fetchall()]
+    rng = random.Random(15)
+    span = (last - first).days
+    for _ in range(60):
+        start = first + timedelta(days=rng.randrange(span))
+        end = min(last, start + timedelta(days=rng.choice([0, 1, 6, 30, 90, 400])))
+        country, category = rng.choice([None, *countries]), rng.choice([None, *categories])
+        filters = {"from": str(start), "to": str(end), **({"country": country} if country else {}),
+                   **({"category": category} if category else {})}
+        current = _get(client, api_keys["aggregates"], "/v1/kpis", filters)["current"]
+        lines = _line_kpis(marts, str(start), str(end), country, category)
+        assert (current["orders"], current["customers"]) == (lines["orders"], lines["customers"]), filters
