@@ -22,21 +22,37 @@ with
 
 sale_orders as (
 
-    select order_id, category, order_date, customer_id, is_known_customer, country_code, country_name
+    select
+        order_id,
+        category,
+        order_date,
+        customer_id,
+        is_known_customer,
+        country_code,
+        country_name
     from {{ ref('mart_serving_sale_orders') }}
 
 ),
 
 order_days as (
 
-    select distinct order_id, order_date, country_code, country_name
+    select distinct
+        order_id,
+        order_date,
+        country_code,
+        country_name
     from sale_orders
 
 ),
 
 order_category_days as (
 
-    select distinct order_id, category, order_date, country_code, country_name
+    select distinct
+        order_id,
+        category,
+        order_date,
+        country_code,
+        country_name
     from sale_orders
 
 ),
@@ -44,7 +60,11 @@ order_category_days as (
 -- A customer has one country (dim_customers'), so its appearances in a country are all its appearances.
 customer_days as (
 
-    select distinct customer_id, order_date, country_code, country_name
+    select distinct
+        customer_id,
+        order_date,
+        country_code,
+        country_name
     from sale_orders
     where is_known_customer
 
@@ -52,7 +72,12 @@ customer_days as (
 
 customer_category_days as (
 
-    select distinct customer_id, category, order_date, country_code, country_name
+    select distinct
+        customer_id,
+        category,
+        order_date,
+        country_code,
+        country_name
     from sale_orders
     where is_known_customer
 
