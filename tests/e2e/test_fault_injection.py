@@ -83,7 +83,11 @@ def kill_build_at(
     for reader in readers:
         reader.start()
     try:
-        assert seen.wait(TIMEOUT), f"the build never printed {marker!r}:\n{''.join(lines)[-3000:]}"
+        deadline = time.monotonic() + TIMEOUT
+        # A build that fails before the marker ends: say so at once instead of waiting out the timeout.
+        while not seen.wait(1.0):
+            assert process.poll() is None and time.monotonic() < deadline, \
+                f"the build never printed {marker!r}:\n{''.join(lines)[-3000:]}"
         time.sleep(after)
         assert process.poll() is None, f"the build ended before it could be killed:\n{''.join(lines)[-3000:]}"
         if dbt_running:  # the control: dbt is there to be left behind, until the kill
