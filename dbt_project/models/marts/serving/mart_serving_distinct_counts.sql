@@ -34,104 +34,59 @@ sale_orders as (
 
 ),
 
-order_days as (
+-- The counted things and their category scopes: all categories together (category null), and each category.
+scopes as (
 
-    select distinct
-        order_id,
-        order_date,
-        country_code,
-        country_name
-    from sale_orders
-
-),
-
-order_category_days as (
-
-    select distinct
-        order_id,
-        category,
-        order_date,
-        country_code,
-        country_name
-    from sale_orders
+    select
+        'orders' as measure,
+        true as all_categories
+    union all
+    select
+        'orders' as measure,
+        false as all_categories
+    union all
+    select
+        'customers' as measure,
+        true as all_categories
+    union all
+    select
+        'customers' as measure,
+        false as all_categories
 
 ),
 
--- A customer has one country (dim_customers'), so its appearances in a country are all its appearances.
-customer_days as (
+-- Each order's and each known customer's days in each scope. A customer has one country (dim_customers'), so its
+-- appearances in a country are all of them.
+scoped_days as (
 
     select distinct
-        customer_id,
-        order_date,
-        country_code,
-        country_name
+        scopes.measure,
+        case when scopes.measure = 'orders' then sale_orders.order_id else sale_orders.customer_id end as counted_id,
+        case when not scopes.all_categories then sale_orders.category end as category,
+        sale_orders.order_date,
+        sale_orders.country_code,
+        sale_orders.country_name
     from sale_orders
-    where is_known_customer
-
-),
-
-customer_category_days as (
-
-    select distinct
-        customer_id,
-        category,
-        order_date,
-        country_code,
-        country_name
-    from sale_orders
-    where is_known_customer
+    cross join scopes
+    where scopes.measure = 'orders' or sale_orders.is_known_customer
 
 ),
 
 appearances as (
 
     select
-        'orders' as measure,
-        order_date,
-        country_code,
-        country_name,
-        cast(null as {{ dbt.type_string() }}) as category,
-        lag(order_date) over (partition by order_id order by order_date, country_name) as previous_day,
-        lag(order_date) over (partition by order_id, country_name order by order_date) as previous_day_in_country
-    from order_days
-
-    union all
-
-    select
-        'orders' as measure,
+        measure,
         order_date,
         country_code,
         country_name,
         category,
-        lag(order_date) over (partition by order_id, category order by order_date, country_name) as previous_day,
         lag(order_date) over (
-            partition by order_id, category, country_name order by order_date
+            partition by measure, counted_id, category order by order_date, country_name
+        ) as previous_day,
+        lag(order_date) over (
+            partition by measure, counted_id, category, country_name order by order_date
         ) as previous_day_in_country
-    from order_category_days
-
-    union all
-
-    select
-        'customers' as measure,
-        order_date,
-        country_code,
-        country_name,
-        cast(null as {{ dbt.type_string() }}) as category,
-        lag(order_date) over (partition by customer_id order by order_date) as previous_day,
-        lag(order_date) over (partition by customer_id order by order_date) as previous_day_in_country
-    from customer_days
-
-    union all
-
-    select
-        'customers' as measure,
-        order_date,
-        country_code,
-        country_name,
-        category,
-        lag(order_date) over (partition by customer_id, category order by order_date) as previous_day,
-        lag(order_date) over (partition by customer_id, category order by order_date) as previous_day_in_country
-    from customer_category_days
+    from scoped_days
 
 ),
 
