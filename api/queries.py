@@ -56,8 +56,8 @@ _DISTINCT_COUNTS = """
     where order_date between ? and ?
         and (cast(? as varchar) is null or country_name = ? or country_code = upper(?))
         and category is not distinct from ?
-        and coalesce(case when cast(? as varchar) is null then previous_day else previous_day_in_country end,
-            date '0001-01-01') < ?
+        and coalesce(case when cast(? as varchar) is null then previous_day else previous_day_in_country end
+            < ?, true)
 """
 
 
@@ -184,10 +184,15 @@ def top_products(snapshot: Snapshot, n: int, by: str, start: date, end: date, ca
 def top_customers(snapshot: Snapshot, n: int, start: date, end: date, country: str | None
                   ) -> list[dict[str, Any]]:
     return snapshot.rows(f"""
-        with sales as (
-            select customer_id, {CENTS.format("sum(revenue)")} as revenue, count(distinct order_id) as orders
+        with per_order as (  -- an order's categories summed first: count(*) then counts orders, no distinct
+            select customer_id, order_id, sum(revenue) as revenue
             from marts.mart_serving_sale_orders
             where is_known_customer and {_SERVING_FILTERS}
+            group by customer_id, order_id
+        ),
+        sales as (
+            select customer_id, {CENTS.format("sum(revenue)")} as revenue, count(*) as orders
+            from per_order
             group by customer_id
         ),
         ranked as (
@@ -281,46 +286,57 @@ def search_orders(snapshot: Snapshot, filters: dict[str, Any], after: tuple[date
                   ) -> list[dict[str, Any]]:
     """Orders matching ``filters``, newest first by (order_date, order_id) descending: a total order, so pages
     neither skip nor repeat an order. ``limit + 1`` rows are read to know whether a next page exists."""
-    country = filters.get("country")
-    params: list[Any] = [
-        filters.get("customer"), filters.get("customer"),
-        filters.get("status"), filters.get("status"),
-        filters.get("product"), filters.get("product"),
-        country, country, country, country,
-        filters.get("date_from"), filters.get("date_from"),
-        filters.get("date_to"), filters.get("date_to"),
-        filters.get("min_total"), filters.get("min_total"),
-        filters.get("max_total"), filters.get("max_total"),
-        filters.get("q"), filters.get("q"), filters.get("q"),
-    ]
-    keyset = ""
+    # Only the filters given become conditions, with their values as parameters: DuckDB then prunes row groups by
+    # the date range and looks a customer up in the publish-time index on fct_orders.customer_id
+    # (orchestration/publish.py), which a `(? is null or ...)` condition would prevent.
+    conditions: list[str] = []
+    params: list[Any] = []
+
+    def where(condition: str, *values: Any) -> None:
+        conditions.append(condition)
+        params.extend(values)
+
+    if filters.get("customer") is not None:
+        where("orders.customer_id = ?", filters["customer"])
+    if filters.get("status") is not None:
+        where("orders.order_status = ?", filters["status"])
+    if filters.get("product") is not None:
+        where("orders.order_id in (select order_id from marts.fct_order_lines where product_id = ?)",
+              filters["product"])
+    if (country := filters.get("country")) is not None:
+        where("""((orders.customer_id is null and ? = 'Unknown') or orders.customer_id in (
+                    select customer_id from marts.dim_customers
+                    where coalesce(country_name, 'Unknown') = ? or country_code = upper(?)))""",
+              country, country, country)
+    if filters.get("date_from") is not None:
+        where("orders.order_date >= ?", filters["date_from"])
+    if filters.get("date_to") is not None:
+        where("orders.order_date <= ?", filters["date_to"])
+    if filters.get("min_total") is not None:
+        where("orders.gross_revenue >= ?", filters["min_total"])
+    if filters.get("max_total") is not None:
+        where("orders.gross_revenue <= ?", filters["max_total"])
+    if filters.get("q") is not None:
+        where("""(contains(lower(orders.order_id), lower(?))
+                    or contains(lower(coalesce(orders.customer_id, '')), lower(?)))""", filters["q"], filters["q"])
     if after is not None:
-        keyset = "and (orders.order_date < ? or (orders.order_date = ? and orders.order_id < ?))"
-        params += [after[0], after[0], after[1]]
+        where("(orders.order_date < ? or (orders.order_date = ? and orders.order_id < ?))",
+              after[0], after[0], after[1])
+    # One customer's orders are read through the index first (materialized: a plain `order by ... limit` over
+    # the table is planned as a top-N scan of every order); other filters scan fct_orders' matching row groups.
     # The page is chosen on fct_orders alone (a country is matched through its customers), and only the page's
     # rows are joined to dim_customers for their country: a join of every order would cost the whole table.
+    materialized = "materialized" if filters.get("customer") is not None else ""
     return snapshot.rows(f"""
-        with page as (
+        with matching as {materialized} (
             select orders.order_id, orders.customer_id, orders.ordered_at, orders.order_date, orders.order_status,
                 orders.lines, orders.units, orders.revenue, orders.gross_revenue
             from marts.fct_orders as orders
-            where (cast(? as varchar) is null or orders.customer_id = ?)
-                and (cast(? as varchar) is null or orders.order_status = ?)
-                and (cast(? as varchar) is null or orders.order_id in (
-                    select order_id from marts.fct_order_lines where product_id = ?))
-                and (cast(? as varchar) is null
-                    or (orders.customer_id is null and ? = 'Unknown')
-                    or orders.customer_id in (
-                        select customer_id from marts.dim_customers
-                        where coalesce(country_name, 'Unknown') = ? or country_code = upper(?)))
-                and (cast(? as date) is null or orders.order_date >= ?)
-                and (cast(? as date) is null or orders.order_date <= ?)
-                and (cast(? as decimal(18, 2)) is null or orders.gross_revenue >= ?)
-                and (cast(? as decimal(18, 2)) is null or orders.gross_revenue <= ?)
-                and (cast(? as varchar) is null or contains(lower(orders.order_id), lower(?))
-                    or contains(lower(coalesce(orders.customer_id, '')), lower(?)))
-                {keyset}
-            order by orders.order_date desc, orders.order_id desc
+            where {" and ".join(conditions) or "true"}
+        ),
+        page as (
+            select * from matching
+            order by order_date desc, order_id desc
             limit ?
         )
         select page.order_id, page.customer_id, {LOCAL_TIME.format("page.ordered_at")} as ordered_at,

@@ -31,6 +31,19 @@ log = logging.getLogger(__name__)
 REQUIRED_SCHEMAS = ("marts",)
 FACT_FILE = "published.json"
 
+# Look-up keys indexed in the published copy (DECISIONS.md "Indexes in the published warehouse"): the API reads one
+# customer at a time from these tables, and an ART index answers that in about a millisecond where a scan of
+# every order costs ~70 ms at 10 M lines. Indexed on the copy, never in the build file: dbt-duckdb's table
+# materialization renames tables to a backup while it rebuilds them, which a table with an index refuses.
+LOOKUP_INDEXES = (
+    ("marts", "fct_orders", "customer_id"),
+    ("marts", "dim_customers", "customer_id"),
+    ("marts", "mart_customer_rfm", "customer_id"),
+    ("ml", "customer_scores", "customer_id"),
+    ("ml", "customer_segments", "customer_id"),
+    ("ml", "customer_clv", "customer_id"),
+)
+
 
 class PublishError(RuntimeError):
     """The build file cannot be published (missing, incomplete, or the copy failed its check)."""
@@ -94,6 +107,25 @@ def checkpoint(database: Path) -> None:
         raise PublishError(f"{wal} still holds unwritten changes after a checkpoint: is another process writing?")
 
 
+def index_lookup_keys(path: Path) -> list[str]:
+    """Create LOOKUP_INDEXES' indexes in the copy at `path` (the tables it has; the ML ones may be missing), then
+    checkpoint; returns the indexes made."""
+    made = []
+    with duckdb.connect(str(path)) as con:
+        present = {(str(schema), str(table), str(column)) for schema, table, column in con.execute("""
+            select columns.schema_name, columns.table_name, columns.column_name
+            from duckdb_columns() as columns
+            join duckdb_tables() as tables using (database_name, schema_name, table_name)
+            where columns.database_name = current_database()""").fetchall()}
+        for schema, table, column in LOOKUP_INDEXES:
+            if (schema, table, column) in present:
+                name = f"{table}__{column}"
+                con.execute(f'create index if not exists "{name}" on "{schema}"."{table}" ("{column}")')
+                made.append(f"{schema}.{table}({column})")
+        con.execute("checkpoint")
+    return made
+
+
 def _check_copy(path: Path) -> int:
     """Open the copy read-only and count its tables; refuse one without the schemas dashboards read."""
     with duckdb.connect(str(path), read_only=True) as con:
@@ -120,8 +152,9 @@ def publish_warehouse(source: Path, target: Path, run_id: str | None = None) -> 
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
+        indexes = index_lookup_keys(tmp_path)
+        with tmp_path.open("rb+") as written:
+            os.fsync(written.fileno())
         tables = _check_copy(tmp_path)
         # Owner only, like the build file: it holds names, e-mails and addresses, and Superset, the one reader,
         # runs as the same user (started by `comptoir serve`; in docker-compose.yml both containers run as root).
@@ -134,5 +167,6 @@ def publish_warehouse(source: Path, target: Path, run_id: str | None = None) -> 
         raise
     published = Published(target, target.stat().st_size, time.monotonic() - started, tables)
     _write_fact(published, run_id)
-    log.info("published %s (%d bytes, %d tables) in %.1fs", target, published.bytes, tables, published.seconds)
+    log.info("published %s (%d bytes, %d tables, indexed %s) in %.1fs", target, published.bytes, tables,
+             ", ".join(indexes) or "nothing", published.seconds)
     return published

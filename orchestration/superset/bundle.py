@@ -202,25 +202,32 @@ def _library_metrics(columns: set[str], library: list[dict[str, Any]]) -> list[d
     return metrics
 
 
-def render_template(sql: str) -> str:
-    """A virtual dataset's Jinja SQL as Superset runs it with no filter and no time range (for its columns).
+def render_template(sql: str, *, from_dttm: str | None = None, to_dttm: str | None = None,
+                    filters: dict[str, list[Any]] | None = None, columns: list[Any] | None = None) -> str:
+    """A virtual dataset's Jinja SQL as Superset runs it: by default with no filter and no time range (for its
+    columns), or for a chart's query (its range bounds as ISO timestamps, its filters' chosen values by column,
+    its columns as the chart data API gives them, e.g. a time axis `{"sqlExpression": "order_date",
+    "columnType": "BASE_AXIS", "timeGrain": "P1M"}`).
 
     Superset (ENABLE_TEMPLATE_PROCESSING) gives templates filter_values(), get_filters(), url_param(),
-    from_dttm / to_dttm and the `where_in` filter; here they all answer "nothing chosen".
+    from_dttm / to_dttm, the query's columns, group-by, metrics and time grain, and the `where_in` filter.
     """
     if "{{" not in sql and "{%" not in sql:
         return sql
+    chosen = filters or {}
     environment = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
     environment.filters["where_in"] = lambda values, mark="'": "(" + ", ".join(
-        f"{mark}{value}{mark}" for value in values) + ")"
+        mark + str(value).replace(mark, mark + mark) + mark for value in values) + ")"
     return environment.from_string(sql).render(
-        filter_values=lambda column, default=None, remove_filter=False: [default] if default is not None else [],
+        filter_values=lambda column, default=None, remove_filter=False: list(chosen.get(column) or (
+            [default] if default is not None else [])),
         get_filters=lambda *args, **kwargs: [],
         url_param=lambda param=None, default=None, *args, **kwargs: default,
-        get_time_filter=lambda *args, **kwargs: {"from_expr": None, "to_expr": None, "time_range": "No filter"},
+        get_time_filter=lambda *args, **kwargs: {"from_expr": from_dttm, "to_expr": to_dttm, "time_range": None},
         current_username=lambda *args, **kwargs: None, current_user_id=lambda *args, **kwargs: None,
         current_user_email=lambda *args, **kwargs: None, cache_key_wrapper=lambda value: value,
-        from_dttm=None, to_dttm=None,
+        from_dttm=from_dttm, to_dttm=to_dttm, columns=columns, groupby=None, metrics=None, time_grain=None,
+        filter=None,
     )
 
 

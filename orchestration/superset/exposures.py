@@ -30,10 +30,20 @@ def _dbt_node(schema: str, table: str) -> str:
     return f"source('{schema}', '{table}')" if schema in SOURCE_SCHEMAS else f"ref('{table}')"
 
 
+# The filter choices a virtual dataset's Jinja is rendered for, to find what each of its branches reads: nothing
+# chosen, and several countries and categories (sales_counts then reads the sale orders instead of its sums).
+RENDERED_CHOICES: tuple[dict[str, list[Any]], ...] = (
+    {}, {"country_name": ["a", "b"], "category": ["a", "b"]},
+)
+
+
 def dataset_relations(config: dict[str, Any]) -> list[tuple[str, str]]:
     sql = config.get("sql")
     if sql:
-        return referenced_relations(render_template(sql))
+        found: dict[tuple[str, str], None] = {}
+        for choices in RENDERED_CHOICES:
+            found.update(dict.fromkeys(referenced_relations(render_template(sql, filters=choices))))
+        return list(found)
     return [(str(config.get("schema")), str(config.get("table_name")))]
 
 

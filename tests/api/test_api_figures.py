@@ -16,6 +16,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from orchestration.settings import REPO_ROOT
+from orchestration.superset.bundle import render_template
 from tests.api.conftest import auth
 
 pytestmark = pytest.mark.slow
@@ -46,9 +47,13 @@ def _dataset(name: str) -> dict[str, Any]:
     return yaml.safe_load((ASSETS / "datasets" / "comptoir" / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
-def _relation(dataset: dict[str, Any]) -> str:
-    """What a dataset reads: its SQL (a virtual dataset) or its table."""
-    return f"({dataset['sql']})" if dataset.get("sql") else f"{dataset['schema']}.{dataset['table_name']}"
+def _relation(dataset: dict[str, Any], from_dttm: str | None = None, to_dttm: str | None = None,
+              filters: dict[str, list[Any]] | None = None) -> str:
+    """What a dataset reads: its SQL (a virtual dataset, its Jinja rendered as Superset renders it for a chart
+    with that date range and those filters) or its table."""
+    if dataset.get("sql"):
+        return f"({render_template(dataset['sql'], from_dttm=from_dttm, to_dttm=to_dttm, filters=filters)})"
+    return f"{dataset['schema']}.{dataset['table_name']}"
 
 
 def _metric(con: Any, name: str, dataset: dict[str, Any]) -> str:
@@ -75,19 +80,23 @@ def _dashboard_kpis(con: Any, start: str, end: str, country: str | None, categor
     after = (date.fromisoformat(end) + timedelta(days=1)).isoformat()
     where = "order_date >= ? and order_date < ?"
     params: list[Any] = [start, after]
+    chosen: dict[str, list[Any]] = {}
     if country:
         where += " and country_name = ?"
         params.append(country)
+        chosen["country_name"] = [country]
     if category:
         where += " and category = ?"
         params.append(category)
+        chosen["category"] = [category]
     figures: dict[str, Any] = {}
     for name, chart_file in OVERVIEW_CHARTS.items():
         chart = yaml.safe_load((ASSETS / "charts" / f"{chart_file}.yaml").read_text(encoding="utf-8"))
         assert chart["params"]["metric"] == name, chart_file
         dataset = _dataset(chart["dataset"])
         expression = _metric(con, name, dataset)
-        figures[name] = con.execute(f"select {expression} from {_relation(dataset)} as source where {where}",
+        relation = _relation(dataset, f"{start}T00:00:00", f"{after}T00:00:00", chosen)
+        figures[name] = con.execute(f"select {expression} from {relation} as source where {where}",
                                     params).fetchall()[0][0]
     monthly = _dataset("mart_kpis_monthly")
     conversion = _metric(con, "conversion_rate", monthly)

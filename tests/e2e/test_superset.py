@@ -442,22 +442,24 @@ def test_charts_on_the_serving_marts_equal_the_order_lines(superset: Superset) -
     """The sales charts read serving marts (DECISIONS.md "Serving marts"); with the dashboards' filters their
     figures are those of the order lines themselves, distinct orders and customers included."""
     chart_rows = ChartRows(superset.client())
-    france_books = [{"col": "country_name", "op": "IN", "val": ["France"]},
-                    {"col": "category", "op": "IN", "val": ["Books", "Electronics"]}]
     with duckdb.connect(str(superset.published), read_only=True) as con:
         def sql(query: str) -> list[tuple[Any, ...]]:
             return con.execute(query).fetchall()
 
-        # Overview big numbers for one country and two categories (an order in both counts once)
-        (revenue, orders, customers), = sql(f"""
-            select sum(lines.revenue), count(distinct lines.order_id), count(distinct {KNOWN}) {LINES_2025}
-              and coalesce(customers.country_name, 'Unknown') = 'France'
-              and lines.category in ('Books', 'Electronics')""")
-        figures = {name: next(iter(chart_rows(f"overview_{name}", YEAR_2025, france_books)[0].values()))
-                   for name in ("revenue", "orders", "customers", "aov")}
-        assert (figures["orders"], figures["customers"]) == (orders, customers)
-        assert float(figures["revenue"]) == pytest.approx(float(revenue), abs=0.005)
-        assert float(figures["aov"]) == pytest.approx(float(revenue) / orders, abs=0.005)
+        # Overview big numbers for one country and one category (sums of first appearances in that scope), and
+        # for one country and two categories (counted over the sale orders: an order in both counts once)
+        for categories in (["Books"], ["Books", "Electronics"]):
+            chosen = [{"col": "country_name", "op": "IN", "val": ["France"]},
+                      {"col": "category", "op": "IN", "val": categories}]
+            (revenue, orders, customers), = sql(f"""
+                select sum(lines.revenue), count(distinct lines.order_id), count(distinct {KNOWN}) {LINES_2025}
+                  and coalesce(customers.country_name, 'Unknown') = 'France'
+                  and lines.category in ({", ".join(f"'{c}'" for c in categories)})""")
+            figures = {name: next(iter(chart_rows(f"overview_{name}", YEAR_2025, chosen)[0].values()))
+                       for name in ("revenue", "orders", "customers", "aov")}
+            assert (figures["orders"], figures["customers"]) == (orders, customers), categories
+            assert float(figures["revenue"]) == pytest.approx(float(revenue), abs=0.005)
+            assert float(figures["aov"]) == pytest.approx(float(revenue) / orders, abs=0.005)
 
         # Countries table: orders, customers and AOV per country over 2025
         table = {row["country_name"]: (row["orders"], row["customers"], float(row["revenue"]))
@@ -470,10 +472,17 @@ def test_charts_on_the_serving_marts_equal_the_order_lines(superset: Superset) -
             assert table[country][:2] == (o, c), country
             assert table[country][2] == pytest.approx(r, abs=0.005), country
 
-        # Trends: sale orders per month of 2025
+        # Trends: sale orders per month of 2025 (an order counts once in each month it appears in), for every
+        # category and for one
         monthly = {_month(row["order_date"]): row["orders"] for row in chart_rows("trends_monthly_orders", YEAR_2025)}
         assert monthly == {month: n for month, n in sql(f"""
             select strftime(lines.order_date, '%Y-%m'), count(distinct lines.order_id) {LINES_2025} group by 1""")}
+        books = [{"col": "category", "op": "IN", "val": ["Books"]}]
+        monthly = {_month(row["order_date"]): row["orders"]
+                   for row in chart_rows("trends_monthly_orders", YEAR_2025, books)}
+        assert monthly == {month: n for month, n in sql(f"""
+            select strftime(lines.order_date, '%Y-%m'), count(distinct lines.order_id) {LINES_2025}
+              and lines.category = 'Books' group by 1""")}
 
         # Products: units and the lowest and highest price paid per product in 2025
         prices = {row["product_name"]: (row["units"], float(row["min_unit_price"]), float(row["max_unit_price"]))

@@ -43,6 +43,27 @@ def test_publish_copies_the_build_atomically(tmp_path: Path) -> None:
     assert sorted(os.listdir(target.parent)) == ["comptoir.duckdb", "published.json"]  # no temporary file left
 
 
+def test_the_published_copy_indexes_the_customer_look_ups_and_the_build_file_stays_without(tmp_path: Path) -> None:
+    build = make_build(tmp_path / "comptoir.duckdb", 1.0)
+    with duckdb.connect(str(build)) as con:
+        con.execute("create table marts.fct_orders as select 'O' || i as order_id, 'C' || (i % 7) as customer_id "
+                    "from range(1000) as t(i)")
+        con.execute("create view marts.dim_customers as select distinct customer_id from marts.fct_orders")
+    target = tmp_path / "published" / "comptoir.duckdb"
+    publish_warehouse(build, target)
+
+    def indexes(path: Path) -> list[tuple[str, str, str]]:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute("select schema_name, table_name, expressions from duckdb_indexes()").fetchall()
+
+    # the table is indexed; the view (and the ML tables this build lacks) are left alone
+    assert indexes(target) == [("marts", "fct_orders", "[customer_id]")]
+    assert indexes(build) == []
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(*) from marts.fct_orders where customer_id = 'C3'").fetchone() == (143,)
+    assert sorted(os.listdir(target.parent)) == ["comptoir.duckdb", "published.json"]  # no write-ahead log left
+
+
 def test_a_reader_of_the_previous_copy_keeps_reading_it(tmp_path: Path) -> None:
     build = make_build(tmp_path / "comptoir.duckdb", 1.0)
     target = tmp_path / "published" / "comptoir.duckdb"
