@@ -90,3 +90,53 @@
             and lines.order_date in {{ comptoir.serving_touched_day_list() }}
         {% endif %}
 {%- endmacro %}
+
+
+{#- The first of serving_touched_days as a date literal, read when an incremental run runs; `none` on a full
+    build and when no day is touched. For a model whose rows depend on the days before theirs
+    (mart_serving_distinct_counts): it recomputes every day from this one on. -#}
+{% macro serving_first_touched_day() -%}
+    {%- set first = none -%}
+    {%- if execute and is_incremental() -%}
+        {%- set result = run_query(
+            "select cast(min(order_date) as " ~ dbt.type_string() ~ ") from ("
+            ~ comptoir.serving_touched_days() ~ ") as touched") -%}
+        {%- set first = result.columns[0].values()[0] -%}
+    {%- endif -%}
+    {{ return("cast('" ~ first ~ "' as date)" if first else none) }}
+{%- endmacro %}
+
+
+{#- A pre-hook: remove the rows from the first touched day on before they are computed again. -#}
+{% macro delete_serving_days_since_first_touched() -%}
+    {%- set since = comptoir.serving_first_touched_day() -%}
+    {%- if since -%}
+        delete from {{ this }} where order_date >= {{ since }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- mart_serving_distinct_counts: each order's and each known customer's days in each category scope of
+    `sale_orders` (mart_serving_sale_orders) that meet `condition`: all categories together (category
+    null), and each category. A customer has one country (dim_customers'), so its appearances in a country are
+    all of them. One `select distinct` per scope (a cross join with the scopes made four copies of every row
+    first: twice as slow). -#}
+{% macro serving_scoped_days(sale_orders, condition) -%}
+{%- for measure, counted_id, per_category in [
+    ('orders', 'order_id', false), ('orders', 'order_id', true),
+    ('customers', 'customer_id', false), ('customers', 'customer_id', true)] %}
+    {% if not loop.first %}union all{% endif %}
+    select distinct
+        '{{ measure }}' as measure,
+        {{ counted_id }} as counted_id,
+        {{ 'category' if per_category else 'cast(null as ' ~ dbt.type_string() ~ ')' }} as category,
+        order_date,
+        country_code,
+        country_name
+    from {{ sale_orders }}
+    where {{ condition }}
+    {%- if measure == 'customers' %}
+        and is_known_customer
+    {%- endif %}
+{% endfor %}
+{%- endmacro %}

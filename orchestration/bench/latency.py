@@ -480,9 +480,10 @@ def _own_metadata_database() -> Iterator[None]:
             os.environ[DATABASE_URI_ENV] = saved
 
 
-def dashboard_charts(client: Any) -> list[tuple[str, int, str | None]]:
-    """(dashboard title, chart id, the default date range of the dashboard's date filter) for every chart of every
-    dashboard the client sees, in the dashboards' order."""
+def dashboard_charts(client: Any) -> list[tuple[str, int, str | None, list[dict[str, Any]]]]:
+    """(dashboard title, chart id, the default date range of the dashboard's date filter, the default values of
+    its other filters as query filters) for every chart of every dashboard the client sees, in the dashboards'
+    order: what a dashboard's first load asks each chart for (e.g. the Customers dashboard's top 20 customers)."""
     found = []
     for row in sorted(client.list_all("dashboard", columns=["id", "dashboard_title"]),
                       key=lambda r: r["dashboard_title"]):
@@ -490,13 +491,20 @@ def dashboard_charts(client: Any) -> list[tuple[str, int, str | None]]:
         position = json.loads(dashboard.get("position_json") or "{}")
         metadata = json.loads(dashboard.get("json_metadata") or "{}")
         ranges: dict[int, str] = {}
+        filters: dict[int, list[dict[str, Any]]] = {}
         for native in metadata.get("native_filter_configuration", []):
-            value = native.get("defaultDataMask", {}).get("filterState", {}).get("value")
+            mask = native.get("defaultDataMask", {})
+            value = mask.get("filterState", {}).get("value")
+            in_scope = [int(chart_id) for chart_id in native.get("chartsInScope", [])]
             if native.get("filterType") == "filter_time" and value:
-                ranges.update({int(chart_id): value for chart_id in native.get("chartsInScope", [])})
+                ranges.update(dict.fromkeys(in_scope, value))
+            for default in mask.get("extraFormData", {}).get("filters", []):
+                for chart_id in in_scope:
+                    filters.setdefault(chart_id, []).append(default)
         chart_ids = sorted({int(node["meta"]["chartId"]) for node in position.values()
                             if isinstance(node, dict) and node.get("type") == "CHART"})
-        found += [(row["dashboard_title"], chart_id, ranges.get(chart_id)) for chart_id in chart_ids]
+        found += [(row["dashboard_title"], chart_id, ranges.get(chart_id), filters.get(chart_id, []))
+                  for chart_id in chart_ids]
     return found
 
 
@@ -505,11 +513,11 @@ def chart_requests(client: Any) -> list[tuple[str, int, str, dict[str, Any]]]:
     from orchestration.superset.charts import chart_query_context
 
     requests = []
-    for dashboard, chart_id, time_range in dashboard_charts(client):
+    for dashboard, chart_id, time_range, filters in dashboard_charts(client):
         chart = client.get(f"/api/v1/chart/{chart_id}")["result"]
         params = json.loads(chart.get("params") or "{}")
         datasource_id = int(params.get("datasource", "0__table").split("__")[0])
-        payload = chart_query_context(params, datasource_id, time_range=time_range, force=True)
+        payload = chart_query_context(params, datasource_id, time_range=time_range, force=True, filters=filters)
         requests.append((dashboard, chart_id, chart["slice_name"], payload))
     return requests
 

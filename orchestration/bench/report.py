@@ -253,8 +253,9 @@ def chart_latency_rows(results: list[dict[str, Any]]) -> list[str]:
     lines = ["", "## Dashboard chart latency (chart data API, uncached)", "",
              "Superset (gunicorn, 2 workers x 4 threads) on the full build's published warehouse; logged in as the "
              "business viewer, every chart of every dashboard is asked for its data through `POST /api/v1/chart/data`"
-             f" with its dashboard's default date range and `force` (past Superset's cache), one at a time, {rounds} "
-             "rounds. The slowest charts are ranked by their median over the rounds.", "",
+             " with its dashboard's default date range and filter values (what a dashboard's first load asks: the"
+             f" Customers dashboard's top 20) and `force` (past Superset's cache), one at a time, {rounds} rounds."
+             " The slowest charts are ranked by their median over the rounds.", "",
              "| size | dashboards | charts | requests | p50 | p95 | max | errors | slowest 5 | measured in |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for size, charts in measured.items():
