@@ -34,14 +34,18 @@
 with
 
 days_to_count as (
-{{ comptoir.serving_scoped_days(ref('mart_serving_sale_orders'), recomputed_days) }}
+
+    {{ comptoir.serving_scoped_days(ref('mart_serving_sale_orders'), recomputed_days) }}
+
 ),
 
 {% if since %}
 -- The last day before the recomputed ones of each order and customer seen since, per country (the latest of
 -- them is the last day overall): the previous day of their first appearance from `since` on.
 earlier_days as (
-{{ comptoir.serving_scoped_days(ref('mart_serving_sale_orders'), 'order_date < ' ~ since) }}
+
+    {{ comptoir.serving_scoped_days(ref('mart_serving_sale_orders'), 'order_date < ' ~ since) }}
+
 ),
 
 last_earlier_days as (
@@ -67,10 +71,16 @@ last_earlier_days as (
 
 scoped_days as (
 
-    select *, false as is_earlier from days_to_count
+    select
+        *,
+        false as is_earlier
+    from days_to_count
     {%- if since %}
     union all
-    select *, true as is_earlier from last_earlier_days
+    select
+        *,
+        true as is_earlier
+    from last_earlier_days
     {%- endif %}
 
 ),
